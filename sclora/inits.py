@@ -1,0 +1,354 @@
+"""Adapter initialisations: LoRA, PiSSA, MiLoRA, CorDA (KPM/IPM) and SC-LoRA, all as PEFT models.
+
+``init_adapters(base_model, method, rank=r, ...)`` returns an ordinary ``peft.PeftModel`` with
+trainable ``lora_A``/``lora_B`` only. It never touches ``base_model``: every method works on a deep
+copy, so one loaded model serves every method of a comparison.
+
+Residual methods move part of W0 into the adapter and freeze the rest, so the model is unchanged at
+step 0 (up to rounding):
+
+    W0 = W_res + s·B0·A0,   s = alpha / r (PEFT's scaling)
+
+- ``pissa``  (PEFT's own): B0·A0 = top-r SVD part of W0.
+- ``milora``: B0·A0 = bottom-r SVD part of W0 (minor singular components).
+- ``corda-kpm`` / ``corda-ipm`` (PEFT's own): SVD of W0·C with C the input covariance of the preserve
+  data (KPM, least components) or of the fine-tune data (IPM, top components).
+- ``sclora``: B0 = Q (the SC-LoRA subspace), s·A0 = Qᵀ·W0, so s·B0·A0 = Q·Qᵀ·W0.
+
+The initial adapter is kept on the returned model (``sclora_initial_adapter``, CPU copies keyed like
+``get_peft_model_state_dict``) so that ``sclora.export`` can turn a trained residual adapter back
+into a standard LoRA for the unmodified base model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from .errors import SCLoRAError, check
+from .modules import find_target_modules, is_linear, weight_matrix
+
+METHODS = ("lora", "pissa", "milora", "corda-kpm", "corda-ipm", "sclora")
+# Methods whose frozen base weights differ from W0 (export needs the rank-2r conversion).
+RESIDUAL_METHODS = ("pissa", "milora", "corda-kpm", "corda-ipm", "sclora")
+ADAPTER = "default"  # PEFT's adapter name
+
+Progress = Callable[[int, int, str], None] | None
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _resolve_targets(base_model: nn.Module, target_modules: list[str] | None) -> list[str]:
+    """Full module names to adapt: the defaults, or the given names checked against the model."""
+    if target_modules is None:
+        return [t.name for t in find_target_modules(base_model)]
+    check(
+        isinstance(target_modules, (list, tuple)) and len(target_modules) > 0
+        and all(isinstance(n, str) for n in target_modules),
+        "target_modules must be a non-empty list of module names (as in model.named_modules()).",
+    )
+    modules = dict(base_model.named_modules())
+    for name in target_modules:
+        check(name in modules, f"target_modules: the model has no module named {name!r}.")
+        check(is_linear(modules[name]), f"target_modules: {name!r} is a {type(modules[name]).__name__}, "
+              "not a linear layer (nn.Linear or GPT-2 Conv1D).")
+    check(len(set(target_modules)) == len(target_modules), "target_modules lists a module twice.")
+    return list(target_modules)
+
+
+def _check_rank(base_model: nn.Module, targets: list[str], method: str, rank: int) -> None:
+    """r must fit every target: r <= d_out for sclora, r <= min(d_out, d_in) for the SVD methods."""
+    check(isinstance(rank, int) and not isinstance(rank, bool) and rank >= 1,
+          f"rank must be a positive integer, got {rank!r}.")
+    modules = dict(base_model.named_modules())
+    for name in targets:
+        d_out, d_in = weight_matrix(modules[name]).shape
+        limit = d_out if method == "sclora" else min(d_out, d_in)
+        if method == "lora":
+            continue
+        check(rank <= limit, f"rank {rank} is too large for {method} on module {name!r} "
+              f"(d_out={d_out}, d_in={d_in}): the largest possible rank is {limit}.")
+
+
+def _check_subspaces(base_model: nn.Module, targets: list[str], subspaces, rank: int) -> None:
+    """Every target has a finite (d_out, rank) Q with orthonormal columns."""
+    check(isinstance(subspaces, dict) and subspaces,
+          "method 'sclora' needs subspaces: a dict module name -> Q (d_out, rank), e.g. from a subspace file.")
+    modules = dict(base_model.named_modules())
+    missing = [n for n in targets if n not in subspaces]
+    if missing:
+        raise SCLoRAError(f"subspaces has no entry for {len(missing)} target module(s), e.g. {missing[0]!r}: "
+                          "compute the subspaces for the same model and modules.")
+    for name in targets:
+        q = subspaces[name]
+        d_out = weight_matrix(modules[name]).shape[0]
+        check(isinstance(q, torch.Tensor) and q.dim() == 2,
+              f"subspaces[{name!r}] must be a 2-D tensor (d_out, rank).")
+        check(tuple(q.shape) == (d_out, rank), f"subspaces[{name!r}] has shape {tuple(q.shape)}, expected "
+              f"(d_out, rank) = ({d_out}, {rank}); rank must equal the subspace's number of columns.")
+        check(q.is_floating_point() and bool(torch.isfinite(q).all()),
+              f"subspaces[{name!r}] contains NaN or Inf values.")
+        q64 = q.detach().to(torch.float64)
+        err = (q64.T @ q64 - torch.eye(rank, dtype=torch.float64, device=q.device)).abs().max().item()
+        check(err < 1e-3, f"subspaces[{name!r}] does not have orthonormal columns (max |QᵀQ - I| = {err:.2g}).")
+
+
+def _check_token_lists(ids, what: str, method: str, vocab_size: int | None) -> list[list[int]]:
+    """Non-empty lists of non-empty integer id lists within the vocabulary."""
+    check(ids is not None and len(ids) > 0,
+          f"method {method!r} needs {what} (lists of token ids), none were given.")
+    out = []
+    for i, sample in enumerate(ids):
+        sample = sample.tolist() if isinstance(sample, torch.Tensor) else list(sample)
+        check(len(sample) > 0, f"{what}[{i}] is empty: every sample needs at least one token.")
+        check(all(isinstance(t, int) and not isinstance(t, bool) for t in sample),
+              f"{what}[{i}] must contain integer token ids.")
+        if vocab_size is not None:
+            bad = [t for t in sample if t < 0 or t >= vocab_size]
+            if bad:
+                raise SCLoRAError(f"{what}[{i}] has token id {bad[0]} outside the vocabulary (size {vocab_size}).")
+        out.append(sample)
+    return out
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _lora_config(method: str, targets: list[str], rank: int, alpha: float, base_model: nn.Module):
+    from peft import LoraConfig
+
+    init = {"lora": True, "pissa": "pissa", "milora": False, "sclora": False,
+            "corda-kpm": "corda", "corda-ipm": "corda"}[method]
+    corda = None
+    if method.startswith("corda"):
+        from peft.tuners.lora.config import CordaConfig
+
+        # No cache/covariance files: nothing is written to disk, nothing is unpickled later.
+        corda = CordaConfig(corda_method=method.split("-")[1], cache_file=None, covariance_file=None,
+                            verbose=False, prune_temporary_fields=True)
+    modules = dict(base_model.named_modules())
+    # GPT-2's Conv1D stores W transposed; saying so up front stops PEFT from flipping the flag
+    # on the config object itself (with a warning) while it builds the layers.
+    fan_in_fan_out = any(not isinstance(modules[n], nn.Linear) for n in targets)
+    return LoraConfig(r=rank, lora_alpha=alpha, target_modules=list(targets), lora_dropout=0.0,
+                      bias="none", task_type="CAUSAL_LM", init_lora_weights=init, corda_config=corda,
+                      fan_in_fan_out=fan_in_fan_out)
+
+
+def _lora_layers(peft_model, targets: list[str]):
+    """(name, LoRA layer) for every target of a PEFT model."""
+    inner = peft_model.base_model.model
+    return [(name, inner.get_submodule(name)) for name in targets]
+
+
+def _set_weight_matrix(module: nn.Module, w: torch.Tensor) -> None:
+    """Write a (d_out, d_in) matrix into a Linear or a (transposed) Conv1D, in its own dtype."""
+    target = module.weight
+    value = w if isinstance(module, nn.Linear) else w.T
+    target.data.copy_(value.to(dtype=target.dtype, device=target.device))
+
+
+def _write_residual_adapter(layer, B: torch.Tensor, A: torch.Tensor) -> None:
+    """Set lora_B, lora_A and the frozen residual W0 - s·B·A (from the rounded B, A, in float64).
+
+    Forming the residual from the factors as stored keeps W_res + s·B·A = W0 up to the rounding of
+    W_res alone, whatever the model dtype.
+    """
+    base = layer.get_base_layer()
+    dtype = base.weight.dtype
+    s = layer.scaling[ADAPTER]
+    lora_A, lora_B = layer.lora_A[ADAPTER].weight, layer.lora_B[ADAPTER].weight
+    lora_A.data.copy_(A.to(dtype))
+    lora_B.data.copy_(B.to(dtype))
+    w0 = weight_matrix(base).detach().to(torch.float64)
+    residual = w0 - s * (lora_B.detach().to(torch.float64) @ lora_A.detach().to(torch.float64))
+    _set_weight_matrix(base, residual)
+
+
+def adapter_state(peft_model) -> dict[str, torch.Tensor]:
+    """The adapter's lora_A/lora_B tensors, keyed as in a saved PEFT adapter file."""
+    from peft import get_peft_model_state_dict
+
+    # save_embedding_layers=False: with "auto", PEFT looks the base model's name up on the Hub
+    # (a network call, and a warning for local names such as "bundled"); we never adapt embeddings.
+    return get_peft_model_state_dict(peft_model, adapter_name=ADAPTER, save_embedding_layers=False)
+
+
+def _report(progress: Progress, done: int, total: int, desc: str) -> None:
+    if progress is not None:
+        progress(done, total, desc)
+
+
+def _minor_factors(w0: torch.Tensor, rank: int, scaling: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """MiLoRA: B = U_min·sqrt(S/s), A = sqrt(S/s)·V_minᵀ from the bottom-r singular triplets."""
+    U, S, Vh = torch.linalg.svd(w0, full_matrices=False)
+    root = torch.sqrt(S[-rank:] / scaling)
+    return U[:, -rank:] * root, root[:, None] * Vh[-rank:]
+
+
+# --------------------------------------------------------------------------- methods
+
+
+def _init_sclora(peft_model, targets, subspaces, progress: Progress) -> None:
+    """B = Q, A = Qᵀ·W0 / s: then s·B·A = Q·Qᵀ·W0 exactly, the projection of W0's outputs on Q."""
+    layers = _lora_layers(peft_model, targets)
+    for i, (name, layer) in enumerate(layers):
+        w0 = weight_matrix(layer.get_base_layer()).detach().to(torch.float64)
+        q = subspaces[name].detach().to(device=w0.device, dtype=torch.float64)
+        _write_residual_adapter(layer, q, (q.T @ w0) / layer.scaling[ADAPTER])
+        _report(progress, i + 1, len(layers), "SC-LoRA: writing adapters")
+
+
+def _init_milora(peft_model, targets, rank: int, progress: Progress) -> None:
+    layers = _lora_layers(peft_model, targets)
+    for i, (_, layer) in enumerate(layers):
+        w0 = weight_matrix(layer.get_base_layer()).detach().to(torch.float64)
+        B, A = _minor_factors(w0, rank, layer.scaling[ADAPTER])
+        _write_residual_adapter(layer, B, A)
+        _report(progress, i + 1, len(layers), "MiLoRA: SVD of W0")
+
+
+def _run_corda_preprocessing(model: nn.Module, config, samples: list[list[int]], progress: Progress) -> None:
+    """PEFT's CorDA covariance pass, one unpadded sample per forward call.
+
+    PEFT's hook squeezes the batch dimension and counts forward calls as samples, so batches would
+    be miscounted (and padding would enter the covariance).
+    """
+    from peft.tuners.lora.corda import preprocess_corda
+
+    device = next(model.parameters()).device
+    desc = f"CorDA ({config.corda_config.corda_method.upper()}): input covariances"
+
+    def run_model() -> None:
+        for i, ids in enumerate(samples):
+            model(input_ids=torch.tensor([ids], device=device))
+            _report(progress, i + 1, len(samples), desc)
+
+    handles_before = {n: dict(m._forward_hooks) for n, m in model.named_modules()}
+    try:
+        preprocess_corda(model, config, run_model=run_model)
+    except (ValueError, RuntimeError) as exc:
+        raise SCLoRAError(f"PEFT's CorDA preprocessing failed: {exc}") from exc
+    finally:
+        # PEFT removes its hooks only when run_model returns; make sure none survive an error.
+        for name, module in model.named_modules():
+            for key in set(module._forward_hooks) - set(handles_before.get(name, {})):
+                del module._forward_hooks[key]
+            for attr in ("sample_count", "covariance_matrix", "corda_method", "rank"):
+                if attr in module.__dict__:
+                    delattr(module, attr)
+
+
+def _check_corda_supported(base_model: nn.Module, targets: list[str]) -> None:
+    """PEFT 0.21's CorDA handles nn.Linear and Conv1D targets; anything else is refused up front."""
+    modules = dict(base_model.named_modules())
+    for name in targets:
+        check(is_linear(modules[name]),
+              f"CorDA cannot adapt {name!r} ({type(modules[name]).__name__}): only linear layers.")
+
+
+# --------------------------------------------------------------------------- public
+
+
+def init_adapters(
+    base_model: nn.Module,
+    method: str,
+    *,
+    rank: int,
+    alpha: float | None = None,
+    target_modules: list[str] | None = None,
+    subspaces: dict[str, torch.Tensor] | None = None,
+    finetune_ids: list[list[int]] | None = None,
+    preserve_ids: list[list[int]] | None = None,
+    seed: int = 0,
+    progress: Progress = None,
+):
+    """A ``PeftModel`` on a deep copy of ``base_model``, adapters initialised by ``method``.
+
+    Args:
+        base_model: a transformers causal LM; never modified.
+        method: one of ``METHODS``.
+        rank: LoRA rank r, the same for every target.
+        alpha: LoRA alpha; PEFT scales the adapter by alpha/r. Default r (scaling 1).
+        target_modules: full module names to adapt; None = every attention/MLP projection.
+        subspaces: for ``sclora``, module name -> Q (d_out, r) with orthonormal columns. Extra keys
+            (e.g. ``<module>.eigenvalues`` from a subspace file) are ignored.
+        finetune_ids / preserve_ids: token id lists, one per sample; CorDA-IPM uses the fine-tune
+            samples, CorDA-KPM the preserve samples.
+        seed: seeds the random A of ``lora`` (the global RNG is left as it was).
+        progress: optional ``progress(done, total, desc)`` callback.
+
+    Returns:
+        The PEFT model (same device and dtype as ``base_model``, same train/eval mode), with
+        ``sclora_method`` and ``sclora_initial_adapter`` (CPU copy of the initial lora_A/lora_B
+        state, keyed like ``peft.get_peft_model_state_dict``) set on it for export.
+    """
+    from peft import get_peft_model
+
+    check(method in METHODS, f"Unknown initialisation method {method!r}: choose one of {', '.join(METHODS)}.")
+    targets = _resolve_targets(base_model, target_modules)
+    _check_rank(base_model, targets, method, rank)
+    if alpha is None:
+        alpha = rank
+    check(isinstance(alpha, (int, float)) and not isinstance(alpha, bool) and math.isfinite(alpha) and alpha > 0,
+          f"alpha must be a positive number, got {alpha!r}.")
+    if method == "sclora":
+        _check_subspaces(base_model, targets, subspaces, rank)
+    samples = None
+    if method.startswith("corda"):
+        _check_corda_supported(base_model, targets)
+        kpm = method == "corda-kpm"
+        vocab = getattr(getattr(base_model, "config", None), "vocab_size", None)
+        samples = _check_token_lists(preserve_ids if kpm else finetune_ids,
+                                     "preserve_ids" if kpm else "finetune_ids", method, vocab)
+
+    was_training = base_model.training
+    model = copy.deepcopy(base_model)
+    config = _lora_config(method, targets, rank, float(alpha), model)
+    with torch.no_grad():
+        if samples is not None:
+            model.eval()
+            _run_corda_preprocessing(model, config, samples, progress)
+        with torch.random.fork_rng(devices=[]) if method == "lora" else contextlib.nullcontext():
+            torch.manual_seed(seed)
+            peft_model = get_peft_model(model, config)
+        if method == "sclora":
+            _init_sclora(peft_model, targets, subspaces, progress)
+        elif method == "milora":
+            _init_milora(peft_model, targets, rank, progress)
+    # CorDA's layers drop their `eigens` themselves; check nothing of the preprocessing is left.
+    leftovers = [n for n, m in peft_model.named_modules() if "eigens" in m.__dict__]
+    check(not leftovers, f"CorDA left temporary data on {leftovers[:1]}: please report this.")
+
+    peft_model.train(was_training)
+    peft_model.sclora_method = method
+    peft_model.sclora_initial_adapter = {
+        k: v.detach().cpu().clone() for k, v in adapter_state(peft_model).items()
+    }
+    return peft_model
+
+
+def method_output_basis(base_model: nn.Module, module_name: str, method: str, rank: int) -> torch.Tensor:
+    """The output subspace (d_out, r) spanned by the initial B of ``pissa`` or ``milora``.
+
+    PiSSA: the top-r left singular vectors of W0; MiLoRA: the bottom-r (of the min(d_out, d_in)
+    singular values). Computed in float64 on the module's device, returned as float32 on the CPU.
+    """
+    check(method in ("pissa", "milora"), f"method_output_basis supports 'pissa' and 'milora', not {method!r} "
+          "(SC-LoRA's basis is its subspace Q; LoRA's B starts at zero; CorDA's depends on the data).")
+    modules = dict(base_model.named_modules())
+    check(module_name in modules and is_linear(modules[module_name]),
+          f"The model has no linear module named {module_name!r}.")
+    w0 = weight_matrix(modules[module_name]).detach().to(torch.float64)
+    limit = min(w0.shape)
+    check(isinstance(rank, int) and 1 <= rank <= limit,
+          f"rank must be an integer between 1 and {limit} for module {module_name!r}, got {rank!r}.")
+    U = torch.linalg.svd(w0, full_matrices=False)[0]
+    basis = U[:, :rank] if method == "pissa" else U[:, -rank:]
+    return basis.float().cpu()
