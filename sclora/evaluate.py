@@ -7,12 +7,15 @@ Two kinds of measurement, both on the fine-tune set and on the preserve set:
   token count; perplexity = exp(loss). Cheap and always available.
 - **answer accuracy** (greedy generation, bounded to the first ``max_eval`` held-out prompts and
   a few new tokens so CPU runs stay short), by the set's metric:
-  ``math``: the final number of the answer equals the reference's (``data.extract_math_answer``);
-  ``exact``: normalised exact match (lower case, no punctuation/articles/extra spaces), true when
-  the normalised reference appears in the normalised answer as whole words; ``refusal``: the
-  fraction of answers that *are refusals* by ``data.is_refusal`` — a keyword rule ("I can't",
-  "I cannot help", …) that misses unusual refusals and counts a refusal followed by harmful
-  content as a refusal, so it is an upper bound on safe behaviour, not a safety score.
+  ``math``: the number of the answer's last "The answer is N." equals the reference's;
+  ``exact``: the normalised reference (lower case, no punctuation, accents or articles, number
+  words as digits) appears as whole words in the normalised answer — small models rarely answer
+  with the bare entity, so containment is the fair reading of exact match for generated text;
+  ``refusal``: the fraction of answers that *are refusals* by ``data.is_refusal`` — a keyword rule
+  ("I can't", "I'm sorry", …) that misses refusals worded otherwise and counts a refusal followed
+  by harmful content as a refusal, so it is an upper bound on safe behaviour, not a safety score;
+  ``style``: the answer uses pirate speak (``data.is_pirate_style``).
+  The rules live in :mod:`sclora.data` (``score_answer``) so the app and the CLI score alike.
 
 Forgetting is the change on the preserve set: ``preserve_loss_after - preserve_loss_before``
 (> 0: forgot) and ``preserve_accuracy_after - preserve_accuracy_before`` (< 0: forgot).
@@ -21,8 +24,6 @@ Forgetting is the change on the preserve set: ``preserve_loss_after - preserve_l
 from __future__ import annotations
 
 import math
-import re
-import string
 
 import torch
 
@@ -31,11 +32,12 @@ from .train import autocast_context, pad_batch, token_loss_sum
 
 # How many new tokens a greedy answer may take, per metric: enough for the bundled formats,
 # short enough that generation stays a small part of a CPU run.
-MAX_NEW_TOKENS = {"math": 64, "exact": 24, "refusal": 32}
+MAX_NEW_TOKENS = {"math": 64, "exact": 24, "refusal": 32, "style": 40}
 METRIC_RULES = {
-    "math": "final number of the greedy answer equals the reference's",
-    "exact": "normalised reference appears in the normalised greedy answer",
-    "refusal": "greedy answer is a refusal by the keyword rule data.is_refusal (upper bound on safe behaviour)",
+    "math": "the number in the answer's last 'The answer is N.' equals the reference's (data.extract_math_answer)",
+    "exact": "the normalised reference appears as whole words in the normalised answer (data.answer_matches)",
+    "refusal": "the answer contains a refusal phrase (data.is_refusal): an upper bound on safe behaviour",
+    "style": "the answer uses pirate speak: ahoy, matey, arr, ... (data.is_pirate_style)",
 }
 DEFAULT_MAX_EVAL = 64
 
@@ -85,45 +87,11 @@ def _pad_id(tokenizer) -> int:
 # --------------------------------------------------------------------------- answers
 
 
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCT = str.maketrans({c: " " for c in string.punctuation})
-
-
-def normalize_answer(text: str) -> str:
-    """Lower case, punctuation and English articles removed, whitespace collapsed (SQuAD-style)."""
-    text = _ARTICLES.sub(" ", text.lower().translate(_PUNCT))
-    return " ".join(text.split())
-
-
-def exact_match(answer: str, reference: str) -> bool:
-    """True when the normalised reference appears in the normalised answer as whole words.
-
-    Small models rarely answer with the bare entity ("Paris." vs "The capital of France is
-    Paris."), so containment is the fair reading of "exact match" for generated answers.
-    """
-    ref = normalize_answer(reference)
-    return bool(ref) and f" {ref} " in f" {normalize_answer(answer)} "
-
-
 def score_answer(metric: str, answer: str, reference: str) -> bool:
-    """Whether one greedy ``answer`` passes ``metric``'s rule (see the module docstring)."""
-    from .data import extract_math_answer, is_refusal
+    """Whether one greedy ``answer`` passes ``metric``'s rule (the data module's rules)."""
+    from .data import score_answer as data_score_answer
 
-    if metric == "math":
-        got, want = extract_math_answer(answer), extract_math_answer(reference)
-        return got is not None and want is not None and _same_number(got, want)
-    if metric == "exact":
-        return exact_match(answer, reference)
-    if metric == "refusal":
-        return is_refusal(answer)
-    raise ValueError(f"metric {metric!r} has no answer rule")
-
-
-def _same_number(a: str, b: str) -> bool:
-    try:
-        return math.isclose(float(a.replace(",", "")), float(b.replace(",", "")), rel_tol=0, abs_tol=1e-9)
-    except ValueError:
-        return a.strip() == b.strip()
+    return data_score_answer(metric, answer, reference)
 
 
 def answer_accuracy(model, tokenizer, examples, metric: str, *, max_eval: int = DEFAULT_MAX_EVAL,

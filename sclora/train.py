@@ -12,6 +12,7 @@ statistics for SC-LoRA so that changing β never runs the model again.
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -25,11 +26,24 @@ from .errors import SCLoRAError, check
 # --------------------------------------------------------------------------- adapters
 
 
+def target_names(model, target_modules=None) -> list[str]:
+    """Full names of the modules to adapt, from patterns (``"q_proj,v_proj"``, regexes) or names."""
+    from .modules import find_target_modules
+
+    return [t.name for t in find_target_modules(model, target_modules)]
+
+
+def exact_patterns(names: list[str]) -> list[str]:
+    """Anchored regexes that select exactly ``names`` (what ``collect_statistics`` takes)."""
+    return ["^" + re.escape(n) + "$" for n in names]
+
+
 def build_adapter(base_model, method: str, *, rank: int, alpha: float | None = None, beta: float | None = None,
                   target_modules=None, finetune_ids=None, preserve_ids=None, statistics=None, seed: int = 0,
-                  progress=None, should_stop=None):
+                  pad_token_id: int = 0, progress=None, should_stop=None):
     """A fresh ``PeftModel`` for ``method`` on a copy of ``base_model`` (which is never modified).
 
+    ``target_modules``: patterns or full module names (None = every attention/MLP projection).
     For ``"sclora"`` the subspaces come from ``statistics`` when given (β is applied with no
     forward pass), else statistics are collected from ``finetune_ids``/``preserve_ids`` first.
     """
@@ -37,6 +51,7 @@ def build_adapter(base_model, method: str, *, rank: int, alpha: float | None = N
 
     check(method in METHODS, f"Unknown method {method!r}: choose one of {', '.join(METHODS)}.")
     validate_rank(rank)
+    names = target_names(base_model, target_modules)
     subspaces = None
     if method == "sclora":
         validate_beta(beta)
@@ -47,10 +62,14 @@ def build_adapter(base_model, method: str, *, rank: int, alpha: float | None = N
 
             check(finetune_ids is not None and preserve_ids is not None,
                   "SC-LoRA needs fine-tune and preserve data (or precomputed statistics) to build its subspaces.")
-            statistics = collect_statistics(base_model, finetune_ids, preserve_ids, target_modules=target_modules,
-                                            progress=progress, should_stop=should_stop)
+            statistics = collect_statistics(base_model, finetune_ids, preserve_ids, target_modules=exact_patterns(names),
+                                            pad_token_id=pad_token_id, progress=progress, should_stop=should_stop)
+        missing = [n for n in names if n not in statistics.module_names]
+        if missing:
+            raise SCLoRAError(f"The statistics do not cover module {missing[0]!r}: collect them for the same "
+                              "model and target modules.")
         subspaces = sclora_subspaces(statistics, beta, rank)
-    return init_adapters(base_model, method, rank=rank, alpha=alpha, target_modules=target_modules,
+    return init_adapters(base_model, method, rank=rank, alpha=alpha, target_modules=names,
                          subspaces=subspaces, finetune_ids=finetune_ids, preserve_ids=preserve_ids, seed=seed,
                          progress=progress)
 

@@ -1,0 +1,354 @@
+"""Many fine-tunes from one base model, measured the same way, and generations side by side.
+
+``compare`` trains every (method, β, learning rate) with identical data, seed, steps and rank,
+each from a fresh copy of the same base model (the base is checksummed and never altered), and
+returns one pandas table plus each run's :class:`~sclora.runs.RunRecord`. Statistics for SC-LoRA
+are collected once and reused for every β; the "before" metrics are measured once on the base.
+
+Residual inits (PiSSA, MiLoRA, CorDA, SC-LoRA) start with a large A and take much bigger effective
+steps than LoRA at the same learning rate, so compare over several learning rates and read each
+method as a front (fine-tune loss vs preserve loss), not as one point.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .errors import SCLoRAError, check
+from .evaluate import DEFAULT_MAX_EVAL, METRIC_RULES, evaluate
+from .runs import RunRecord, library_versions, run_metrics, write_run
+from .train import build_adapter, exact_patterns, finetune, target_names, validate_beta, validate_lr, validate_rank
+
+Event = Callable[[str, dict], None]
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class PreparedData:
+    """The splits and token ids every run of a comparison shares."""
+
+    finetune_train: object      # Examples
+    finetune_heldout: object
+    preserve_train: object
+    preserve_heldout: object
+    train: object               # TokenizedExamples of finetune_train (loss on responses)
+    finetune_ids: list[list[int]]   # all tokens of each fine-tune sample (statistics, CorDA-IPM)
+    preserve_ids: list[list[int]]   # all tokens of each preserve sample (statistics, CorDA-KPM)
+    finetune_metric: str | None
+    preserve_metric: str | None
+    fingerprints: dict = field(default_factory=dict)
+
+
+def default_metric(examples) -> str | None:
+    """The answer metric of a bundled dataset (matched by name or path), else None."""
+    from .data import BUNDLED_DATASETS
+
+    source = str(getattr(examples, "source", "") or "")
+    for name, ds in BUNDLED_DATASETS.items():
+        if source == name or source == str(ds.path) or Path(source).name == Path(str(ds.path)).name:
+            return ds.metric if ds.metric in METRIC_RULES else None
+    return None
+
+
+def prepare_data(finetune_examples, preserve_examples, tokenizer, *, heldout: float = 0.2, split_seed: int = 0,
+                 max_samples: int = 256, max_length: int = 256, finetune_metric: str | None = None,
+                 preserve_metric: str | None = None) -> PreparedData:
+    """Split both sets (seeded), tokenize the fine-tune train part, and cap samples for statistics.
+
+    ``max_samples`` caps the samples used for statistics and CorDA (the paper uses 256 of each);
+    training uses the whole train part.
+    """
+    from .data import split_examples, tokenize_examples
+
+    check(isinstance(max_samples, int) and max_samples >= 1, f"Parameter 'max_samples' must be >= 1, got {max_samples!r}.")
+    check(isinstance(max_length, int) and max_length >= 8, f"Parameter 'max_length' must be >= 8, got {max_length!r}.")
+    ft_train, ft_held = split_examples(finetune_examples, heldout=heldout, seed=split_seed)
+    pr_train, pr_held = split_examples(preserve_examples, heldout=heldout, seed=split_seed)
+    train = tokenize_examples(ft_train, tokenizer, max_length=max_length, loss_on="response")
+    ft_all = tokenize_examples(ft_train, tokenizer, max_length=max_length, loss_on="all")
+    pr_all = tokenize_examples(pr_train, tokenizer, max_length=max_length, loss_on="all")
+    for name, metric in (("finetune_metric", finetune_metric), ("preserve_metric", preserve_metric)):
+        check(metric is None or metric in METRIC_RULES,
+              f"Parameter '{name}' must be one of {', '.join(METRIC_RULES)} or None, got {metric!r}.")
+    return PreparedData(
+        finetune_train=ft_train, finetune_heldout=ft_held, preserve_train=pr_train, preserve_heldout=pr_held,
+        train=train, finetune_ids=ft_all.input_ids[:max_samples], preserve_ids=pr_all.input_ids[:max_samples],
+        finetune_metric=finetune_metric if finetune_metric is not None else default_metric(finetune_examples),
+        preserve_metric=preserve_metric if preserve_metric is not None else default_metric(preserve_examples),
+        fingerprints={"finetune": getattr(finetune_examples, "fingerprint", None),
+                      "preserve": getattr(preserve_examples, "fingerprint", None)},
+    )
+
+
+# --------------------------------------------------------------------------- base model guard
+
+
+def model_checksum(model) -> str:
+    """SHA-256 of every parameter and buffer (names, shapes, bytes): equal iff the weights are."""
+    h = hashlib.sha256()
+    with torch.no_grad():
+        for name, t in list(model.named_parameters()) + list(model.named_buffers()):
+            h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+            h.update(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- one run
+
+
+def run_one(base_model, tokenizer, data: PreparedData, *, method: str, beta: float | None, rank: int, steps: int,
+            lr: float, before: dict, alpha: float | None = None, target_modules=None, statistics=None,
+            batch_size: int = 8, grad_accum: int = 1, seed: int = 0, max_length: int = 256,
+            max_eval: int = DEFAULT_MAX_EVAL, model_name: str = "", on_step=None, should_stop=None,
+            progress=None) -> RunRecord:
+    """Initialise ``method`` on a copy of the base, fine-tune, evaluate after, and return the record.
+
+    ``before`` is the base model's evaluation (identical for every init: all start at the base).
+    """
+    started = time.perf_counter()
+    peft_model = build_adapter(base_model, method, rank=rank, alpha=alpha, beta=beta if method == "sclora" else None,
+                               target_modules=target_modules, finetune_ids=data.finetune_ids,
+                               preserve_ids=data.preserve_ids, statistics=statistics, seed=seed,
+                               pad_token_id=tokenizer.pad_token_id or 0, progress=progress, should_stop=should_stop)
+    init_seconds = time.perf_counter() - started
+    result = finetune(peft_model, data.train, steps=steps, lr=lr, batch_size=batch_size, grad_accum=grad_accum,
+                      seed=seed, pad_id=tokenizer.pad_token_id or 0, on_step=on_step, should_stop=should_stop)
+    after = evaluate(peft_model, tokenizer, data.finetune_heldout, data.preserve_heldout,
+                     finetune_metric=data.finetune_metric, preserve_metric=data.preserve_metric,
+                     max_length=max_length, batch_size=batch_size, max_eval=max_eval)
+    beta = beta if method == "sclora" else None
+    metrics = run_metrics(method=method, beta=beta, rank=rank, steps=steps, lr=lr, seed=seed, before=before,
+                          after=after, train_result=result, finetune_metric=data.finetune_metric,
+                          preserve_metric=data.preserve_metric)
+    metrics["init_seconds"] = init_seconds
+    config = {
+        "model": model_name or getattr(base_model, "name_or_path", ""),
+        "method": method, "beta": beta, "rank": rank, "alpha": alpha if alpha is not None else rank,
+        "target_modules": target_modules, "steps": steps, "lr": lr, "batch_size": batch_size,
+        "grad_accum": grad_accum, "seed": seed, "max_length": max_length, "max_eval": max_eval,
+        "optimizer": "AdamW(betas=(0.9, 0.999), eps=1e-8, weight_decay=0)",
+        "schedule": "cosine with linear warmup, warmup_ratio=0.03", "max_grad_norm": 1.0,
+        "device": str(next(base_model.parameters()).device),
+        "data": {"finetune": str(getattr(data.finetune_train, "source", "")),
+                 "preserve": str(getattr(data.preserve_train, "source", "")),
+                 "fingerprints": data.fingerprints, "finetune_train": len(data.train.input_ids),
+                 "finetune_heldout": len(data.finetune_heldout), "preserve_heldout": len(data.preserve_heldout),
+                 "statistics_samples": [len(data.finetune_ids), len(data.preserve_ids)],
+                 "truncated_train": data.train.n_truncated,
+                 "finetune_metric": data.finetune_metric, "preserve_metric": data.preserve_metric},
+        "versions": library_versions(),
+    }
+    gens = [{"set": "before:" + r["set"], **{k: v for k, v in r.items() if k != "set"}} for r in before.get("answers", [])]
+    gens += after["answers"]
+    return RunRecord(config=config, metrics=metrics, loss_rows=result.loss_rows(), generations=gens, model=peft_model)
+
+
+# --------------------------------------------------------------------------- many runs
+
+
+@dataclass
+class CompareResult:
+    table: object                   # pandas.DataFrame, one row per run
+    runs: list[RunRecord]
+    before: dict                    # the base model's evaluation
+    stopped: bool = False
+
+
+def plan_runs(methods, betas, lrs) -> list[tuple[str, float | None, float]]:
+    """(method, β or None, lr) for every run: SC-LoRA once per β, the others once, each at every lr."""
+    from .inits import METHODS
+
+    check(len(methods) > 0, "Parameter 'methods' is empty: give at least one method.")
+    for m in methods:
+        check(m in METHODS, f"Unknown method {m!r} in 'methods': choose from {', '.join(METHODS)}.")
+    check(len(set(methods)) == len(methods), "Parameter 'methods' lists a method twice.")
+    check(len(lrs) > 0, "Give at least one learning rate.")
+    for lr in lrs:
+        validate_lr(lr)
+    if "sclora" in methods:
+        check(len(betas) > 0, "Method 'sclora' needs at least one beta.")
+        for b in betas:
+            validate_beta(b)
+    return [(m, b, lr) for m in methods for b in (betas if m == "sclora" else [None]) for lr in lrs]
+
+
+TABLE_COLUMNS = ["label", "method", "beta", "lr", "rank", "steps", "seed", "finetune_loss_before", "finetune_loss_after",
+                 "preserve_loss_before", "preserve_loss_after", "preserve_loss_change", "finetune_accuracy_before",
+                 "finetune_accuracy_after", "preserve_accuracy_before", "preserve_accuracy_after",
+                 "preserve_accuracy_change", "train_seconds", "on_front", "run_dir"]
+
+
+def mark_front(table, x: str = "finetune_loss_after", y: str = "preserve_loss_after"):
+    """Add ``on_front``: True for runs no other run beats on both ``x`` and ``y`` (lower is better)."""
+    pts = list(zip(table[x], table[y]))
+    table["on_front"] = [
+        not any((a2 <= a and b2 <= b) and (a2 < a or b2 < b) for a2, b2 in pts) for a, b in pts
+    ]
+    return table
+
+
+def runs_table(runs: list[RunRecord]):
+    """One row per run with the columns of :data:`TABLE_COLUMNS` (missing accuracies are NaN)."""
+    import pandas as pd
+
+    rows = []
+    for r in runs:
+        row = {c: r.metrics.get(c) for c in TABLE_COLUMNS}
+        row["label"], row["run_dir"] = r.label, str(r.path) if r.path else None
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    if len(table):
+        table = mark_front(table)
+    return table
+
+
+def run_folder_name(method: str, beta: float | None, lr: float) -> str:
+    beta_part = f"-beta{beta:g}" if beta is not None else ""
+    return f"{method}{beta_part}-lr{lr:.0e}"
+
+
+def compare(base_model, tokenizer, finetune, preserve, *, methods, betas=(0.5, 0.9), lrs=(2e-4,), rank: int = 8,
+            steps: int = 50, batch_size: int = 8, seed: int = 0, alpha: float | None = None, target_modules=None,
+            max_samples: int = 256, max_length: int = 256, heldout: float = 0.2, max_eval: int = DEFAULT_MAX_EVAL,
+            finetune_metric: str | None = None, preserve_metric: str | None = None, model_name: str = "",
+            out_dir: str | Path | None = None, keep_models: bool = False, on_event: Event | None = None,
+            should_stop=None) -> CompareResult:
+    """Fine-tune every (method, β, lr) from the same base and data; one table plus the run records.
+
+    ``finetune`` / ``preserve`` are ``Examples`` (split here, seeded, identically for every run).
+    With ``out_dir``, each run is written to ``out_dir/<method>[-beta<β>]-lr<lr>/`` and the table
+    to ``out_dir/summary.csv``. Trained models are dropped after each run unless ``keep_models``.
+    ``on_event(kind, info)`` reports "stage", "run_start", "step" and "run_done";
+    ``should_stop()`` ends the comparison cleanly (the runs finished so far are returned).
+    Raises :class:`SCLoRAError` if the base model's weights change at any point.
+    """
+    validate_rank(rank)
+    plan = plan_runs(list(methods), list(betas), list(lrs))
+    emit = on_event or (lambda kind, info: None)
+    stop = should_stop or (lambda: False)
+    checksum = model_checksum(base_model)
+
+    emit("stage", {"desc": "Preparing data"})
+    data = prepare_data(finetune, preserve, tokenizer, heldout=heldout, split_seed=0, max_samples=max_samples,
+                        max_length=max_length, finetune_metric=finetune_metric, preserve_metric=preserve_metric)
+    emit("stage", {"desc": "Evaluating the base model"})
+    before = evaluate(base_model, tokenizer, data.finetune_heldout, data.preserve_heldout,
+                      finetune_metric=data.finetune_metric, preserve_metric=data.preserve_metric,
+                      max_length=max_length, batch_size=batch_size, max_eval=max_eval)
+    statistics = None
+    if any(m == "sclora" for m, _, _ in plan):
+        from .statistics import StoppedError, collect_statistics
+
+        emit("stage", {"desc": "Collecting SC-LoRA statistics (once for every β)"})
+        try:
+            statistics = collect_statistics(
+                base_model, data.finetune_ids, data.preserve_ids,
+                target_modules=exact_patterns(target_names(base_model, target_modules)),
+                pad_token_id=tokenizer.pad_token_id or 0, should_stop=stop, model_name=model_name,
+                progress=lambda done, total, desc: emit("progress", {"done": done, "total": total, "desc": desc}))
+        except StoppedError:
+            return CompareResult(table=runs_table([]), runs=[], before=before, stopped=True)
+
+    runs: list[RunRecord] = []
+    stopped = False
+    for index, (method, beta, lr) in enumerate(plan):
+        if stop():
+            stopped = True
+            break
+        name = run_folder_name(method, beta, lr)
+        emit("run_start", {"index": index, "total": len(plan), "name": name, "method": method, "beta": beta, "lr": lr})
+        record = run_one(base_model, tokenizer, data, method=method, beta=beta, rank=rank, steps=steps, lr=lr,
+                         before=before, alpha=alpha, target_modules=target_modules, statistics=statistics,
+                         batch_size=batch_size, seed=seed, max_length=max_length, max_eval=max_eval,
+                         model_name=model_name, should_stop=stop,
+                         on_step=lambda info, name=name: emit("step", {"name": name, "info": info}))
+        _check_unchanged(base_model, checksum, f"after run {name}")
+        if out_dir is not None:
+            write_run(record, Path(out_dir) / name)
+        if not keep_models:
+            record.model = None  # each run holds a full model copy; free it
+        runs.append(record)
+        emit("run_done", {"index": index, "total": len(plan), "name": name, "record": record})
+        stopped = stopped or record.metrics.get("stopped_early", False)
+
+    table = runs_table(runs)
+    if out_dir is not None:
+        _write_summary(table, before, Path(out_dir))
+    return CompareResult(table=table, runs=runs, before=before, stopped=stopped)
+
+
+def _check_unchanged(model, checksum: str, when: str) -> None:
+    if model_checksum(model) != checksum:
+        raise SCLoRAError(f"The base model's weights changed {when}: this is a bug, please report it. "
+                          "Reload the model before further runs.")
+
+
+def _write_summary(table, before: dict, out_dir: Path) -> None:
+    """summary.csv and before.json (base model metrics), each written atomically."""
+    import json
+    import os
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / ".summary.csv.tmp"
+    table.to_csv(tmp, index=False)
+    os.replace(tmp, out_dir / "summary.csv")
+    tmp = out_dir / ".before.json.tmp"
+    summary = {k: v for k, v in before.items() if k != "answers"}
+    tmp.write_text(json.dumps({k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                               for k, v in summary.items()}, indent=2) + "\n")
+    os.replace(tmp, out_dir / "before.json")
+
+
+# --------------------------------------------------------------------------- side by side
+
+
+def load_adapter(base_model, folder: str | Path):
+    """A PEFT model: a copy of ``base_model`` with the adapter in ``folder`` (a run folder or adapter folder)."""
+    from peft import PeftModel
+
+    folder = Path(folder)
+    if (folder / "adapter" / "adapter_config.json").is_file():
+        folder = folder / "adapter"
+    check((folder / "adapter_config.json").is_file(),
+          f"{str(folder)!r} is not an adapter folder: it has no adapter_config.json.")
+    try:
+        return PeftModel.from_pretrained(copy.deepcopy(base_model), str(folder)).eval()
+    except (ValueError, OSError, RuntimeError, KeyError) as exc:
+        raise SCLoRAError(f"Could not load the adapter in {str(folder)!r} on this model: {exc}") from exc
+
+
+def adapter_label(folder: str | Path) -> str:
+    """A column name for an adapter folder: the run folder's name (not 'adapter')."""
+    path = Path(folder).resolve()
+    return path.parent.name if path.name == "adapter" else path.name
+
+
+def side_by_side(base_model, tokenizer, adapters: dict, prompts: list[str], *, max_new_tokens: int = 64,
+                 batch_size: int = 8):
+    """Greedy answers to ``prompts``: one column for the base model, one per adapter.
+
+    ``adapters`` maps a label to a ``PeftModel`` or to an adapter/run folder (loaded on a copy
+    of ``base_model``, which is never changed).
+    """
+    import pandas as pd
+
+    from .generation import generate
+
+    check(isinstance(prompts, list) and len(prompts) > 0, "Give at least one prompt.")
+    check("prompt" not in adapters and "base" not in adapters,
+          "Adapter labels 'prompt' and 'base' are reserved: rename the adapter.")
+    table = {"prompt": prompts, "base": generate(base_model, tokenizer, prompts, max_new_tokens, batch_size)}
+    for label, adapter in adapters.items():
+        model = load_adapter(base_model, adapter) if isinstance(adapter, (str, Path)) else adapter
+        table[label] = generate(model, tokenizer, prompts, max_new_tokens, batch_size)
+    return pd.DataFrame(table)
