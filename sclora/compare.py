@@ -352,3 +352,42 @@ def side_by_side(base_model, tokenizer, adapters: dict, prompts: list[str], *, m
         model = load_adapter(base_model, adapter) if isinstance(adapter, (str, Path)) else adapter
         table[label] = generate(model, tokenizer, prompts, max_new_tokens, batch_size)
     return pd.DataFrame(table)
+
+
+# --------------------------------------------------------------------------- inputs for the CLI and the app
+
+
+def examples_from(spec: str, *, what: str = "data"):
+    """``Examples`` from a file path or a bundled dataset name (``math``, ``knowledge``, ...)."""
+    import os
+
+    from .data import BUNDLED_DATASETS, bundled_dataset, load_examples
+
+    check(isinstance(spec, str) and spec.strip(), f"Give the {what}: a file path or a bundled dataset name "
+          f"({', '.join(BUNDLED_DATASETS)}).")
+    if spec in BUNDLED_DATASETS and not os.path.exists(spec):
+        return bundled_dataset(spec)
+    check(os.path.isfile(spec), f"The {what} {spec!r} is neither a file nor a bundled dataset "
+          f"({', '.join(BUNDLED_DATASETS)}).")
+    return load_examples(spec)
+
+
+def read_prompts(path: str | Path) -> list[str]:
+    """Prompts from a file: a .txt file gives one prompt per non-empty line; other formats their prompts
+    (prompt/response and chat records) or texts (text records), via ``data.load_examples``."""
+    from .data import load_examples, qa_pairs
+
+    path = Path(path)
+    check(path.is_file(), f"Prompts file {str(path)!r} does not exist.")
+    if path.suffix.lower() in (".txt", ".text"):
+        try:
+            lines = path.read_text(encoding="utf-8-sig").splitlines()
+        except UnicodeDecodeError as exc:
+            raise SCLoRAError(f"Prompts file {str(path)!r} is not UTF-8 text (byte {exc.start}).") from exc
+        prompts = [line.strip() for line in lines if line.strip()]
+    else:
+        examples = load_examples(path)
+        prompts = ([r["text"] for r in examples.records] if examples.shape == "text"
+                   else [p for p, _ in qa_pairs(examples)])
+    check(len(prompts) > 0, f"Prompts file {str(path)!r} has no prompts.")
+    return prompts
