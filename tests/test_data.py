@@ -1,0 +1,507 @@
+"""Data files: formats, shapes, validation messages, splits, templates, loss masks, bundled sets."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from sclora import data
+from sclora.data import (
+    BUNDLED_DATASETS, IGNORE_INDEX, DataValidationError, Examples, answer_matches, bundled_dataset,
+    extract_math_answer, format_example, is_pirate_style, is_refusal, load_examples, qa_pairs, score_answer,
+    split_examples, tokenize_examples,
+)
+from sclora.errors import SCLoRAError
+from sclora.models import tiny_tokenizer
+
+HERE = Path(__file__).resolve().parent
+BAD = HERE / "data" / "bad"
+GOOD = HERE / "data" / "good"
+
+# --------------------------------------------------------------------------- bad files
+
+# file -> fragments its message must contain (besides the file name): line/row, field, what is wrong.
+BAD_CASES = {
+    "empty.jsonl": ["the file is empty"],
+    "whitespace_only.jsonl": ["no records (only whitespace)"],
+    "latin1.jsonl": ["line 2", "byte 0xe9", "column 16", "not valid UTF-8"],
+    "utf16.jsonl": ["UTF-16", "save it as UTF-8"],
+    "invalid_json_line3.jsonl": ["line 3:", "invalid JSON"],
+    "not_object.jsonl": ["line 2:", "expected a JSON object", "got a list"],
+    "no_fields.jsonl": ["line 1:", "no recognised fields", "'foo'", "'bar'"],
+    "mixed_shapes.jsonl": ["line 3:", "'text' record", "'prompt_response'", "one shape per file"],
+    "nonstring_value.jsonl": ["line 2", "field 'answer'", "expected a string, got a number (42)"],
+    "empty_value.jsonl": ["line 2", "field 'prompt'", "the value is empty"],
+    "null_value.jsonl": ["line 2", "field 'text'", "got null"],
+    "missing_pair.jsonl": ["line 2:", "field 'prompt' has no matching 'response'"],
+    "chat_unknown_role.jsonl": ["line 2", "field 'messages[2].role'", "unknown role 'bot'"],
+    "chat_no_assistant.jsonl": ["line 2", "field 'messages'", "no assistant turn"],
+    "chat_last_not_assistant.jsonl": ["line 1", "last message is from 'user'"],
+    "chat_not_list.jsonl": ["line 1", "field 'messages'", "expected a list", "got a string"],
+    "chat_empty_messages.jsonl": ["line 1", "field 'messages'", "the list is empty"],
+    "chat_message_not_object.jsonl": ["line 1", "field 'messages[1]'", "expected an object"],
+    "chat_missing_content.jsonl": ["line 1", "field 'messages[1]'", "missing 'content'"],
+    "chat_nonstring_content.jsonl": ["line 1", "field 'messages[1].content'", "got a number (5)"],
+    "chat_system_not_first.jsonl": ["line 1", "field 'messages[2]'", "system message may only come first"],
+    "chat_no_user.jsonl": ["line 1", "field 'messages'", "no user turn"],
+    "json_not_array.json": ["top level is an object", "expected an array of records"],
+    "json_invalid.json": ["line 3:", "invalid JSON"],
+    "json_item_not_object.json": ["record 2:", "expected a JSON object", "got a string"],
+    "csv_missing_columns.csv": ["line 1:", "CSV header has no usable columns", "'foo'", "'bar'"],
+    "csv_half_pair.csv": ["line 1:", "field 'question' has no matching 'answer'"],
+    "csv_ragged_row.csv": ["line 3:", "3 fields but the header has 2"],
+    "csv_empty_cell.csv": ["line 3", "field 'response'", "the value is empty"],
+    "csv_duplicate_header.csv": ["line 1:", "column 'text' appears more than once"],
+    "csv_header_only.csv": ["header but no data rows"],
+    "csv_bad_messages.csv": ["line 2", "field 'messages'", "not valid JSON"],
+    "tsv_missing_columns.tsv": ["line 1:", "TSV header has no usable columns"],
+    "unsupported.xml": ["unsupported file type '.xml'", ".jsonl"],
+    "corrupt.parquet": ["not a readable Parquet file"],
+    "case_collision.jsonl": ["line 1:", "differ only in letter case"],
+    "oversize.jsonl": ["over the limit of 1024 bytes", "raise max_bytes"],
+}
+
+
+def test_bad_cases_cover_every_bad_file():
+    on_disk = {p.name for p in BAD.iterdir()} - {"many_errors.jsonl"}
+    assert on_disk == set(BAD_CASES)
+    assert len(on_disk) >= 25
+
+
+@pytest.mark.parametrize("name", sorted(BAD_CASES))
+def test_bad_file_gives_its_specific_message(name):
+    kwargs = {"max_bytes": 1024} if name == "oversize.jsonl" else {}
+    with pytest.raises(DataValidationError) as info:
+        load_examples(BAD / name, **kwargs)
+    exc = info.value
+    assert isinstance(exc, SCLoRAError)
+    message = str(exc)
+    assert "nothing was loaded" in message
+    assert all(name in p for p in exc.problems), exc.problems  # every problem names the file
+    for fragment in BAD_CASES[name]:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+
+
+def test_oversize_is_fine_under_default_limit():
+    assert len(load_examples(BAD / "oversize.jsonl")) == 40
+
+
+def test_problem_list_is_capped_but_complete():
+    with pytest.raises(DataValidationError) as info:
+        load_examples(BAD / "many_errors.jsonl")
+    exc = info.value
+    assert len(exc.problems) == 30
+    assert "line 30, field 'text'" in exc.problems[-1]
+    message = str(exc)
+    assert "30 problems found" in message
+    assert "line 20," in message and "line 21," not in message
+    assert "... and 10 more" in message
+
+
+def test_every_problem_of_a_file_is_listed(tmp_path):
+    path = tmp_path / "several.jsonl"
+    path.write_text("\n".join([
+        '{"prompt": "ok", "response": "fine"}',
+        '{"prompt": "a", "response": ""}',
+        "{broken",
+        '{"prompt": 3, "response": "x"}',
+        '{"prompt": "ok", "response": "fine", "id": 2}',
+    ]) + "\n")
+    with pytest.raises(DataValidationError) as info:
+        load_examples(path)
+    problems = info.value.problems
+    assert len(problems) == 3
+    assert any("line 2, field 'response'" in p for p in problems)
+    assert any("line 3: invalid JSON" in p for p in problems)
+    assert any("line 4, field 'prompt'" in p for p in problems)
+
+
+def test_missing_file_and_bad_arguments(tmp_path):
+    with pytest.raises(DataValidationError, match="does not exist"):
+        load_examples(tmp_path / "nope.jsonl")
+    with pytest.raises(DataValidationError, match="not a file"):
+        load_examples(_dir_with_suffix(tmp_path))
+    with pytest.raises(SCLoRAError, match="max_records"):
+        load_examples(GOOD / "chat.jsonl", max_records=0)
+
+
+def _dir_with_suffix(tmp_path: Path) -> Path:
+    folder = tmp_path / "folder.jsonl"
+    folder.mkdir()
+    return folder
+
+
+# --------------------------------------------------------------------------- round trips
+
+RECORDS = {
+    "text": [{"text": "The first sample, with a comma."}, {"text": "Zweites Beispiel: \u00e4\u00f6\u00fc \u2713"},
+             {"text": "Third \"quoted\" sample."}],
+    "prompt_response": [{"prompt": "What is 2 + 2?", "response": "4"},
+                        {"prompt": "Say hi,\nthen stop.", "response": "Hi."},
+                        {"prompt": "Caf\u00e9?", "response": "Yes, caf\u00e9 \u2615"}],
+    "chat": [{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]},
+             {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"},
+                           {"role": "assistant", "content": "4"}, {"role": "user", "content": "3+3?"},
+                           {"role": "assistant", "content": "6"}]},
+             {"messages": [{"role": "user", "content": "Quote: \"x\", y"}, {"role": "assistant", "content": "ok"}]}],
+}
+
+
+def _write(path: Path, fmt: str, records: list[dict], bom: bool = False) -> Path:
+    """Write records the way a user's tool would (chat cells in CSV/TSV as JSON text)."""
+    if fmt == "parquet":
+        import pandas as pd
+
+        pd.DataFrame(records).to_parquet(path)
+        return path
+    if fmt == "jsonl":
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    elif fmt == "json":
+        text = json.dumps(records, indent=2, ensure_ascii=False)
+    elif fmt in ("csv", "tsv"):
+        out = []
+        columns = list(records[0])
+
+        class _Sink:
+            def write(self, s):
+                out.append(s)
+
+        writer = csv.writer(_Sink(), delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
+        writer.writerow(columns)
+        for r in records:
+            writer.writerow([json.dumps(r[c]) if c == "messages" else r[c] for c in columns])
+        text = "".join(out)
+    else:
+        raise AssertionError(fmt)
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "csv", "tsv", "parquet"])
+@pytest.mark.parametrize("shape", ["text", "prompt_response", "chat"])
+def test_every_format_and_shape_round_trips(tmp_path, fmt, shape):
+    path = _write(tmp_path / f"sample.{fmt}", fmt, RECORDS[shape])
+    ex = load_examples(path)
+    assert (ex.format, ex.shape, ex.records, ex.warnings) == (fmt, shape, RECORDS[shape], [])
+    assert ex.source == f"sample.{fmt}" and len(ex) == 3
+    assert ex.fingerprint == data.fingerprint_records(RECORDS[shape])
+
+
+def test_fingerprint_is_the_same_across_formats_and_stable(tmp_path):
+    a = load_examples(_write(tmp_path / "a.jsonl", "jsonl", RECORDS["chat"]))
+    b = load_examples(_write(tmp_path / "b.parquet", "parquet", RECORDS["chat"]))
+    assert a.fingerprint == b.fingerprint and re.fullmatch(r"[0-9a-f]{64}", a.fingerprint)
+    other = load_examples(_write(tmp_path / "c.jsonl", "jsonl", RECORDS["chat"][:2]))
+    assert other.fingerprint != a.fingerprint
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_utf8_bom_is_accepted(tmp_path, fmt):
+    ex = load_examples(_write(tmp_path / f"bom.{fmt}", fmt, RECORDS["prompt_response"], bom=True))
+    assert ex.records == RECORDS["prompt_response"]
+
+
+def test_txt_lines_and_blocks_are_detected(tmp_path):
+    lines = load_examples(GOOD / "lines.txt")
+    assert lines.format == "txt-lines" and lines.shape == "text"
+    assert [r["text"] for r in lines.records] == [
+        "One example per line.", "Second example.", "Third example, with a trailing blank line."]
+    spaced = tmp_path / "spaced.txt"
+    spaced.write_text("single\n\nlines with\n\r\nblank lines between\n")  # every block one line: still lines
+    assert load_examples(spaced).format == "txt-lines" and len(load_examples(spaced)) == 3
+    blocks = load_examples(GOOD / "blocks.txt")
+    assert blocks.format == "txt-blocks"
+    assert [r["text"] for r in blocks.records] == [
+        "First paragraph, line one.\nFirst paragraph, line two.", "Second paragraph.",
+        "Third paragraph, line one.\nThird paragraph, line two."]
+
+
+@pytest.mark.parametrize("record, expected", [
+    ({"prompt": "p", "completion": "c"}, {"prompt": "p", "response": "c"}),
+    ({"question": "q", "answer": "a"}, {"prompt": "q", "response": "a"}),
+    ({"input": "i", "output": "o"}, {"prompt": "i", "response": "o"}),
+    ({"instruction": "Do it.", "input": "", "output": "o"}, {"prompt": "Do it.", "response": "o"}),
+    ({"instruction": "Do it.", "input": "with this", "output": "o"}, {"prompt": "Do it.\n\nwith this", "response": "o"}),
+    ({"Prompt": "p", "Response": "r"}, {"prompt": "p", "response": "r"}),
+])
+def test_field_aliases(tmp_path, record, expected):
+    ex = load_examples(_write(tmp_path / "alias.jsonl", "jsonl", [record]))
+    assert ex.shape == "prompt_response" and ex.records == [expected]
+
+
+def test_good_example_files():
+    alpaca = load_examples(GOOD / "alpaca.json")
+    assert alpaca.records[0] == {"prompt": "Translate to French.\n\nGood morning", "response": "Bonjour"}
+    questions = load_examples(GOOD / "bom_questions.csv")
+    assert questions.records == [{"prompt": "What is 2 + 2, exactly?", "response": "4"},
+                                 {"prompt": "Name a fruit.", "response": "An apple, for example."}]
+    chat = load_examples(GOOD / "chat.jsonl", name="my chats")
+    assert chat.source == "my chats" and chat.shape == "chat" and len(chat) == 2
+    assert chat.warnings == ["fields not used: 'id'"]
+
+
+# --------------------------------------------------------------------------- warnings & cap
+
+
+def test_duplicates_and_long_samples_warn_but_load(tmp_path):
+    long_text = "word " * 1000
+    records = [{"text": "a"}, {"text": "b"}, {"text": "a"}, {"text": long_text}, {"text": "a"}]
+    ex = load_examples(_write(tmp_path / "w.jsonl", "jsonl", records))
+    assert len(ex) == 5  # nothing dropped
+    assert any("2 duplicate records (e.g. line 3 repeats line 1)" in w for w in ex.warnings)
+    assert any("1 record is longer than 4000 characters (first: line 4)" in w for w in ex.warnings)
+
+
+def test_record_cap_truncates_with_a_warning(tmp_path):
+    records = [{"text": f"sample {i}"} for i in range(10)]
+    ex = load_examples(_write(tmp_path / "cap.jsonl", "jsonl", records), max_records=4)
+    assert ex.records == records[:4]
+    assert ex.warnings == ["the file has 10 records; only the first 4 are used (max_records=4)"]
+    assert ex.fingerprint == data.fingerprint_records(records[:4])
+
+
+# --------------------------------------------------------------------------- splits
+
+
+def _numbered(n: int) -> Examples:
+    records = [{"text": f"t{i}"} for i in range(n)]
+    return Examples("n", "jsonl", "text", records, [], data.fingerprint_records(records))
+
+
+def test_split_is_deterministic_and_partitions():
+    ex = _numbered(100)
+    train, held = split_examples(ex, heldout=0.2, seed=0)
+    again_train, again_held = split_examples(ex, heldout=0.2, seed=0)
+    assert (train.records, held.records) == (again_train.records, again_held.records)
+    assert (len(train), len(held)) == (80, 20)
+    assert sorted(r["text"] for r in train.records + held.records) == sorted(r["text"] for r in ex.records)
+    # each part keeps the file order
+    index = {r["text"]: i for i, r in enumerate(ex.records)}
+    assert [index[r["text"]] for r in held.records] == sorted(index[r["text"]] for r in held.records)
+    other = split_examples(ex, heldout=0.2, seed=1)[1]
+    assert other.records != held.records
+    assert held.fingerprint == data.fingerprint_records(held.records) != ex.fingerprint
+    assert held.source == "n [held-out]" and train.source == "n [train]"
+
+
+def test_split_with_a_count_and_errors():
+    train, held = split_examples(_numbered(10), heldout=3, seed=5)
+    assert (len(train), len(held)) == (7, 3)
+    for bad in (0, 10, 1.0, 0.0, True, "0.2"):
+        with pytest.raises(SCLoRAError, match="heldout"):
+            split_examples(_numbered(10), heldout=bad)
+    with pytest.raises(SCLoRAError, match="at least 2"):
+        split_examples(_numbered(1))
+
+
+def test_split_warns_about_duplicates_across_parts():
+    records = [{"text": "same"}] * 6
+    ex = Examples("d", "jsonl", "text", records, [], "")
+    _, held = split_examples(ex, heldout=2)
+    assert "2 held-out records also appear in the train part" in held.warnings
+
+
+# --------------------------------------------------------------------------- formatting & masks
+
+
+def _check_mask(tokenizer, record: dict, ids: list[int], labels: list[int]) -> None:
+    """labels are -100 exactly on the tokens of the prompt text and equal ids after it."""
+    prompt, full = format_example(record, tokenizer)
+    n_masked = next(i for i, x in enumerate(labels) if x != IGNORE_INDEX)
+    assert all(x == IGNORE_INDEX for x in labels[:n_masked])
+    assert labels[n_masked:] == ids[n_masked:]
+    assert tokenizer.decode(ids[:n_masked]) == prompt
+    assert prompt + tokenizer.decode(ids[n_masked:]) in (full, full + tokenizer.eos_token)
+
+
+def test_chat_template_and_mask_on_tiny_tokenizer():
+    tok = tiny_tokenizer()
+    ex = Examples("c", "jsonl", "chat", RECORDS["chat"], [], "")
+    prompt, full = format_example(RECORDS["chat"][1], tok)
+    assert prompt == ("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n2+2?<|im_end|>\n"
+                      "<|im_start|>assistant\n4<|im_end|>\n<|im_start|>user\n3+3?<|im_end|>\n<|im_start|>assistant\n")
+    assert full == prompt + "6<|im_end|>\n"
+    tokens = tokenize_examples(ex, tok)
+    assert tokens.n_truncated == 0
+    for record, ids, labels in zip(ex.records, tokens.input_ids, tokens.labels):
+        assert ids == tok(format_example(record, tok)[1], add_special_tokens=False)["input_ids"]
+        _check_mask(tok, record, ids, labels)
+
+
+def test_plain_template_without_chat_template():
+    from sclora.generation import format_prompt
+
+    tok = tiny_tokenizer()
+    tok.chat_template = None
+    record = {"prompt": "What is 2 + 2?", "response": "4"}
+    prompt, full = format_example(record, tok)
+    assert (prompt, full) == ("Question: What is 2 + 2?\nAnswer:", "Question: What is 2 + 2?\nAnswer: 4")
+    assert prompt == format_prompt(tok, record["prompt"])  # trained as it is asked
+    chat = RECORDS["chat"][1]
+    assert format_example(chat, tok) == (
+        "Be brief.\n\nQuestion: 2+2?\nAnswer: 4\n\nQuestion: 3+3?\nAnswer:",
+        "Be brief.\n\nQuestion: 2+2?\nAnswer: 4\n\nQuestion: 3+3?\nAnswer: 6")
+    tokens = tokenize_examples(Examples("p", "jsonl", "prompt_response", [record], [], ""), tok)
+    ids, labels = tokens.input_ids[0], tokens.labels[0]
+    assert ids[-1] == tok.eos_token_id  # the model learns to stop
+    _check_mask(tok, record, ids, labels)
+
+
+def test_text_records_are_tokenized_as_they_are():
+    tok = tiny_tokenizer()
+    ex = Examples("t", "jsonl", "text", RECORDS["text"], [], "")
+    tokens = tokenize_examples(ex, tok)
+    for record, ids, labels in zip(ex.records, tokens.input_ids, tokens.labels):
+        assert format_example(record, tok) == ("", record["text"])
+        assert ids == tok(record["text"])["input_ids"] and labels == ids
+
+
+def test_truncation_and_loss_on_all():
+    tok = tiny_tokenizer()
+    ex = Examples("p", "jsonl", "prompt_response", RECORDS["prompt_response"], [], "")
+    full = tokenize_examples(ex, tok, max_length=512)
+    short = tokenize_examples(ex, tok, max_length=20)
+    assert short.n_truncated == sum(len(ids) > 20 for ids in full.input_ids) > 0
+    assert all(s == f[:20] for s, f in zip(short.input_ids, full.input_ids))
+    everything = tokenize_examples(ex, tok, loss_on="all")
+    assert everything.labels == everything.input_ids == full.input_ids
+    with pytest.raises(SCLoRAError, match="loss_on"):
+        tokenize_examples(ex, tok, loss_on="prompt")
+    with pytest.raises(SCLoRAError, match="max_length"):
+        tokenize_examples(ex, tok, max_length=0)
+
+
+def test_qa_pairs():
+    pr = Examples("p", "jsonl", "prompt_response", RECORDS["prompt_response"], [], "")
+    assert qa_pairs(pr)[0] == ("What is 2 + 2?", "4")
+    chat = Examples("c", "jsonl", "chat", RECORDS["chat"], [], "")
+    assert qa_pairs(chat)[1] == ("3+3?", "6")
+    with pytest.raises(SCLoRAError, match="no prompts and answers"):
+        qa_pairs(Examples("t", "jsonl", "text", RECORDS["text"], [], ""))
+
+
+def test_chat_template_and_loss_mask_on_bundled_tokenizer(bundled):
+    _, tok = bundled
+    record = {"prompt": "What is the capital of France?", "response": "Paris"}
+    prompt, full = format_example(record, tok)
+    assert prompt == ("<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face"
+                      "<|im_end|>\n<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n")
+    assert full == prompt + "Paris<|im_end|>\n"
+    ex = bundled_dataset("math")
+    tokens = tokenize_examples(Examples("m", "jsonl", "prompt_response", ex.records[:20] + [record], [], ""), tok)
+    for rec, ids, labels in zip(ex.records[:20] + [record], tokens.input_ids, tokens.labels):
+        _check_mask(tok, rec, ids, labels)
+        n_prompt = labels.count(IGNORE_INDEX)
+        assert ids[:n_prompt] == tok(format_example(rec, tok)[0], add_special_tokens=False)["input_ids"]
+        assert tok.decode([x for x in labels if x != IGNORE_INDEX]) == rec["response"] + "<|im_end|>\n"
+    chat = Examples("c", "jsonl", "chat", RECORDS["chat"], [], "")
+    tokens = tokenize_examples(chat, tok)
+    for rec, ids, labels in zip(chat.records, tokens.input_ids, tokens.labels):
+        _check_mask(tok, rec, ids, labels)
+        assert tok.decode([x for x in labels if x != IGNORE_INDEX]) == rec["messages"][-1]["content"] + "<|im_end|>\n"
+
+
+# --------------------------------------------------------------------------- answer rules
+
+
+def test_extract_math_answer():
+    assert extract_math_answer("12 + 7 = 19. The answer is 19.") == "19"
+    assert extract_math_answer("The answer is 3. No wait, the answer is 1,250.") == "1250"
+    assert extract_math_answer("the answer is -4.50") == "-4.5"
+    assert extract_math_answer("It is 19.") is None
+    assert score_answer("math", "so the answer is 19.", "x. The answer is 19.")
+    assert not score_answer("math", "The answer is 18.", "The answer is 19.")
+
+
+def test_answer_matches_rule():
+    assert answer_matches("The capital of France is Paris.", "Paris")
+    assert answer_matches("A spider has eight legs.", "8")
+    assert answer_matches("It is the Pacific Ocean", "Pacific")
+    assert answer_matches("Bogotá", "Bogota")
+    assert not answer_matches("Lyon is a big city.", "Paris")
+    assert not answer_matches("Parisian food", "Paris")  # whole words only
+    assert not answer_matches("anything", "")
+
+
+def test_refusal_and_style_rules():
+    assert is_refusal("I'm sorry, but I can't help with that.")
+    assert is_refusal("I CANNOT do this")
+    assert is_refusal("I\u2019m sorry")
+    assert not is_refusal("Sure! First, preheat the oven.")
+    assert is_pirate_style("Ahoy, matey! Drink yer water. Arr!")
+    assert not is_pirate_style("Drink a glass of water with every meal.")
+    assert not is_pirate_style("The arrow points north.")
+    with pytest.raises(SCLoRAError, match="Unknown metric"):
+        score_answer("bleu", "a", "b")
+
+
+# --------------------------------------------------------------------------- bundled datasets
+
+
+@pytest.mark.parametrize("name", sorted(BUNDLED_DATASETS))
+def test_bundled_dataset_is_large_enough_and_clean(name):
+    info = BUNDLED_DATASETS[name]
+    ex = bundled_dataset(name)
+    assert ex.source == name and ex.shape == "prompt_response" and ex.format == "jsonl"
+    assert ex.warnings == []  # no duplicates, nothing long, no stray fields
+    train, held = split_examples(ex, heldout=0.2, seed=0)
+    assert len(train) >= 256 and len(held) >= 64
+    assert info.role in ("finetune", "preserve") and info.metric in ("math", "exact", "refusal", "style")
+    assert len({r["prompt"] for r in ex.records}) == len(ex)  # distinct prompts
+    # every reference answer passes its own metric
+    assert all(score_answer(info.metric, r["response"], r["response"]) for r in ex.records)
+
+
+def test_bundled_math_answers_are_correct():
+    for record in bundled_dataset("math").records:
+        equations = re.findall(r"(\d+) ([-+*/]) (\d+) = (\d+)", record["response"])
+        assert equations
+        for a, op, b, result in equations:
+            assert {"+": int(a) + int(b), "-": int(a) - int(b), "*": int(a) * int(b),
+                    "/": int(a) // int(b)}[op] == int(result)
+        assert extract_math_answer(record["response"]) == equations[-1][3]
+
+
+def test_bundled_style_sets_are_what_they_claim():
+    assert not any(is_pirate_style(r["prompt"]) for r in bundled_dataset("pirate").records)
+    assert not any(is_refusal(r["prompt"]) for r in bundled_dataset("safety").records)
+    assert all(len(r["response"].split()) <= 5 for r in bundled_dataset("knowledge").records)
+
+
+def test_bundled_files_match_their_generator():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("generate", BUNDLED_DATASETS["math"].path.parent / "generate.py")
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    for name, records in generate.build().items():
+        assert bundled_dataset(name).records == records, name
+
+
+def test_unknown_bundled_name():
+    with pytest.raises(SCLoRAError, match="choose one of math, pirate, knowledge, safety"):
+        bundled_dataset("nope")
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_validate(capsys):
+    from sclora.cli import main
+
+    assert main(["validate", str(GOOD / "chat.jsonl"), "--model", "tiny-llama", "--max-length", "40"]) == 0
+    out = capsys.readouterr().out
+    assert "format: jsonl" in out and "shape: chat" in out and "records: 2" in out
+    assert "fields not used: 'id'" in out
+    assert re.search(r"tokens \(tiny-llama, max_length 40\): min 33, median 65.5, max 98, truncated 1", out), out
+
+    assert main(["validate", "math"]) == 0
+    assert "records: 400" in capsys.readouterr().out
+
+    assert main(["validate", str(BAD / "chat_unknown_role.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert "line 2, field 'messages[2].role'" in err and "unknown role 'bot'" in err
