@@ -155,17 +155,17 @@ def _set_weight_matrix(module: nn.Module, w: torch.Tensor) -> None:
 
 
 def _write_residual_adapter(layer, B: torch.Tensor, A: torch.Tensor) -> None:
-    """Set lora_B, lora_A and the frozen residual W0 - s·B·A (from the rounded B, A, in float64).
+    """Set lora_B, lora_A and the frozen residual W0 - s·B·A (from the stored B, A, in float64).
 
     Forming the residual from the factors as stored keeps W_res + s·B·A = W0 up to the rounding of
     W_res alone, whatever the model dtype.
     """
     base = layer.get_base_layer()
-    dtype = base.weight.dtype
     s = layer.scaling[ADAPTER]
+    # Adapters keep their own dtype: PEFT holds them in float32 even on a bf16/fp16 base.
     lora_A, lora_B = layer.lora_A[ADAPTER].weight, layer.lora_B[ADAPTER].weight
-    lora_A.data.copy_(A.to(dtype))
-    lora_B.data.copy_(B.to(dtype))
+    lora_A.data.copy_(A.to(lora_A.dtype))
+    lora_B.data.copy_(B.to(lora_B.dtype))
     w0 = weight_matrix(base).detach().to(torch.float64)
     residual = w0 - s * (lora_B.detach().to(torch.float64) @ lora_A.detach().to(torch.float64))
     _set_weight_matrix(base, residual)
