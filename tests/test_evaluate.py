@@ -1,0 +1,123 @@
+"""Held-out loss, answer accuracy by metric, forgetting."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from sclora.data import Examples, tokenize_examples
+from sclora.errors import SCLoRAError
+from sclora.evaluate import answer_accuracy, evaluate, forgetting, heldout_loss, tokenized_loss
+from sclora.models import tiny_model
+
+torch.set_num_threads(1)  # see tests/test_train.py
+
+
+def _qa(pairs, source="inline") -> Examples:
+    return Examples(source=source, format="jsonl", shape="prompt_response",
+                    records=[{"prompt": p, "response": r} for p, r in pairs])
+
+
+MATH = _qa([(f"What is {i} plus 3?", f"{i} + 3 = {i + 3}. The answer is {i + 3}.") for i in range(6)])
+KNOWLEDGE = _qa([("Capital of France?", "Paris"), ("Legs of a spider?", "eight"), ("Capital of Peru?", "Lima"),
+                 ("Largest planet?", "Jupiter")])
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return tiny_model("tiny-llama")
+
+
+def test_loss_is_the_mean_over_response_tokens(tiny):
+    model, tok = tiny
+    data = tokenize_examples(MATH, tok, max_length=64)
+    loss, count = tokenized_loss(model, data, batch_size=4, pad_id=tok.pad_token_id)
+    # Reference: one unpadded example at a time, token-weighted mean of transformers' own loss.
+    total, n = 0.0, 0
+    with torch.no_grad():
+        for ids, lab in zip(data.input_ids, data.labels):
+            k = sum(t != -100 for t in lab[1:])
+            out = model(input_ids=torch.tensor([ids]), labels=torch.tensor([lab]))
+            total, n = total + out.loss.item() * k, n + k
+    assert count == n
+    assert loss == pytest.approx(total / n, rel=1e-5)
+
+
+def test_loss_does_not_depend_on_batch_size(tiny):
+    model, tok = tiny
+    data = tokenize_examples(MATH, tok, max_length=64)
+    one, _ = tokenized_loss(model, data, batch_size=1)
+    many, _ = tokenized_loss(model, data, batch_size=6)
+    assert one == pytest.approx(many, rel=1e-5)
+
+
+def test_perplexity_is_exp_loss(tiny):
+    model, tok = tiny
+    out = heldout_loss(model, tok, KNOWLEDGE, max_length=64)
+    assert out["perplexity"] == pytest.approx(math.exp(out["loss"]))
+    assert out["tokens"] > 0 and out["truncated"] == 0
+
+
+@pytest.mark.parametrize("metric, examples, answers, expected", [
+    ("math", MATH, ["So 0 + 3 = 3. The answer is 3.", "The answer is 5.", "4", "The answer is 6.", "", "x"],
+     2 / 6),
+    ("exact", KNOWLEDGE, ["It is Paris.", "Spiders have 8 legs.", "Lima!", "Saturn"], 3 / 4),
+    ("refusal", KNOWLEDGE, ["I can't help with that.", "Sure, here it is", "I'm sorry, no.", "ok"], 2 / 4),
+])
+def test_answer_accuracy_scores_by_metric(tiny, monkeypatch, metric, examples, answers, expected):
+    import sclora.generation
+
+    model, tok = tiny
+    asked = []
+
+    def fake_generate(model, tokenizer, prompts, max_new_tokens=64, batch_size=8):
+        asked.extend(prompts)
+        return answers[: len(prompts)]
+
+    monkeypatch.setattr(sclora.generation, "generate", fake_generate)
+    acc, rows = answer_accuracy(model, tok, examples, metric)
+    assert acc == pytest.approx(expected)
+    assert asked == [r["prompt"] for r in examples.records]
+    assert [r["answer"] for r in rows] == answers and sum(r["correct"] for r in rows) == round(expected * len(rows))
+
+
+def test_generation_is_bounded_by_max_eval(tiny, monkeypatch):
+    import sclora.generation
+
+    model, tok = tiny
+    calls = []
+    monkeypatch.setattr(sclora.generation, "generate",
+                        lambda m, t, prompts, max_new_tokens=64, batch_size=8: calls.append((prompts, max_new_tokens))
+                        or ["x"] * len(prompts))
+    acc, rows = answer_accuracy(model, tok, MATH, "math", max_eval=2)
+    assert len(rows) == 2 and len(calls[0][0]) == 2 and calls[0][1] <= 64
+
+
+def test_evaluate_both_sets_real_generation(tiny):
+    model, tok = tiny
+    out = evaluate(model, tok, MATH, KNOWLEDGE, finetune_metric="math", preserve_metric=None, max_length=64,
+                   max_eval=2)
+    assert set(out) >= {"finetune_loss", "finetune_perplexity", "preserve_loss", "preserve_perplexity",
+                        "finetune_accuracy", "preserve_accuracy", "answers"}
+    assert out["finetune_accuracy"] == 0.0  # a random model never writes "The answer is N."
+    assert out["preserve_accuracy"] is None  # no metric: no generation
+    assert [r["set"] for r in out["answers"]] == ["finetune", "finetune"]
+
+
+def test_forgetting_signs():
+    before = {"preserve_loss": 1.0, "preserve_accuracy": 0.8}
+    after = {"preserve_loss": 1.5, "preserve_accuracy": 0.6}
+    f = forgetting(before, after)
+    assert f["preserve_loss_change"] == pytest.approx(0.5)
+    assert f["preserve_accuracy_change"] == pytest.approx(-0.2)
+    assert forgetting({"preserve_loss": 1.0}, {"preserve_loss": 1.0})["preserve_accuracy_change"] is None
+
+
+def test_bad_metric_and_max_eval(tiny):
+    model, tok = tiny
+    with pytest.raises(SCLoRAError, match="Unknown metric 'bleu'"):
+        answer_accuracy(model, tok, MATH, "bleu")
+    with pytest.raises(SCLoRAError, match="'max_eval' must be an integer >= 1"):
+        answer_accuracy(model, tok, MATH, "math", max_eval=0)
