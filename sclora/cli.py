@@ -123,8 +123,11 @@ def cmd_finetune(args) -> None:
     from .models import load_model
     from .runs import write_run
 
+    from .compare import plan_runs
+
     args.lr_list, args.beta_list = [args.lr], [args.beta]
     _check_train_flags(args)
+    plan_runs([args.method], args.beta_list, args.lr_list)  # names an unknown method before any loading
     finetune_ex = examples_from(args.finetune, what="fine-tune data (--finetune)")
     preserve_ex = examples_from(args.preserve, what="preserve data (--preserve)")
     model, tokenizer = load_model(args.model, device=args.device)
@@ -152,12 +155,13 @@ def cmd_compare(args) -> None:
     """Every method (and β, lr) from one base model; DIR/summary.csv plus one run folder each."""
     from tqdm import tqdm
 
-    from .compare import compare, examples_from
+    from .compare import compare, examples_from, plan_runs
 
     args.lr_list = _floats(args.lrs, "--lrs") if args.lrs else [args.lr]
     args.beta_list = _floats(args.betas, "--betas")
     _check_train_flags(args)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    plan_runs(methods, args.beta_list, args.lr_list)
     finetune_ex = examples_from(args.finetune, what="fine-tune data (--finetune)")
     preserve_ex = examples_from(args.preserve, what="preserve data (--preserve)")
     from .models import load_model
