@@ -66,12 +66,12 @@ def _check_rank(base_model: nn.Module, targets: list[str], method: str, rank: in
     """r must fit every target: r <= d_out for sclora, r <= min(d_out, d_in) for the SVD methods."""
     check(isinstance(rank, int) and not isinstance(rank, bool) and rank >= 1,
           f"rank must be a positive integer, got {rank!r}.")
+    if method == "lora":  # a random A and a zero B fit any rank
+        return
     modules = dict(base_model.named_modules())
     for name in targets:
         d_out, d_in = weight_matrix(modules[name]).shape
         limit = d_out if method == "sclora" else min(d_out, d_in)
-        if method == "lora":
-            continue
         check(rank <= limit, f"rank {rank} is too large for {method} on module {name!r} "
               f"(d_out={d_out}, d_in={d_in}): the largest possible rank is {limit}.")
 
@@ -99,8 +99,9 @@ def _check_subspaces(base_model: nn.Module, targets: list[str], subspaces, rank:
         check(err < 1e-3, f"subspaces[{name!r}] does not have orthonormal columns (max |QᵀQ - I| = {err:.2g}).")
 
 
-def _check_token_lists(ids, what: str, method: str, vocab_size: int | None) -> list[list[int]]:
-    """Non-empty lists of non-empty integer id lists within the vocabulary."""
+def _check_token_lists(ids, what: str, method: str, vocab_size: int | None,
+                       max_length: int | None) -> list[list[int]]:
+    """Non-empty lists of non-empty integer id lists within the vocabulary and the context length."""
     check(ids is not None and len(ids) > 0,
           f"method {method!r} needs {what} (lists of token ids), none were given.")
     out = []
@@ -109,6 +110,9 @@ def _check_token_lists(ids, what: str, method: str, vocab_size: int | None) -> l
         check(len(sample) > 0, f"{what}[{i}] is empty: every sample needs at least one token.")
         check(all(isinstance(t, int) and not isinstance(t, bool) for t in sample),
               f"{what}[{i}] must contain integer token ids.")
+        if max_length is not None and len(sample) > max_length:
+            raise SCLoRAError(f"{what}[{i}] has {len(sample)} tokens, more than the model's context "
+                              f"length {max_length}: truncate the samples (e.g. --max-length).")
         if vocab_size is not None:
             bad = [t for t in sample if t < 0 or t >= vocab_size]
             if bad:
@@ -304,9 +308,10 @@ def init_adapters(
     if method.startswith("corda"):
         _check_corda_supported(base_model, targets)
         kpm = method == "corda-kpm"
-        vocab = getattr(getattr(base_model, "config", None), "vocab_size", None)
-        samples = _check_token_lists(preserve_ids if kpm else finetune_ids,
-                                     "preserve_ids" if kpm else "finetune_ids", method, vocab)
+        cfg = getattr(base_model, "config", None)
+        max_length = getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
+        samples = _check_token_lists(preserve_ids if kpm else finetune_ids, "preserve_ids" if kpm else "finetune_ids",
+                                     method, getattr(cfg, "vocab_size", None), max_length)
 
     was_training = base_model.training
     model = copy.deepcopy(base_model)

@@ -303,6 +303,8 @@ def test_corda_data_errors():
         init_adapters(model, "corda-ipm", rank=RANK, finetune_ids=[[5, 6], []])
     with pytest.raises(SCLoRAError, match="outside the vocabulary"):
         init_adapters(model, "corda-ipm", rank=RANK, finetune_ids=[[5, 10_000]])
+    with pytest.raises(SCLoRAError, match="more than the model's context length 512"):
+        init_adapters(model, "corda-kpm", rank=RANK, preserve_ids=[[5] * 513])
     with pytest.raises(SCLoRAError, match="integer token ids"):
         init_adapters(model, "corda-ipm", rank=RANK, finetune_ids=[[5.0, 6.0]])
 
