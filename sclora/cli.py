@@ -232,6 +232,111 @@ def cmd_generate(args) -> None:
     print(f"{len(prompts)} prompts x {1 + len(adapters)} models -> {out}")
 
 
+def _tqdm_progress():
+    """A progress(done, total, desc) callback drawing one tqdm bar per description."""
+    from tqdm import tqdm
+
+    bars: dict = {}
+
+    def progress(done: int, total: int, desc: str) -> None:
+        bar = bars.get(desc) or bars.setdefault(desc, tqdm(total=total, desc=desc, leave=False, file=sys.stderr))
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return progress
+
+
+def cmd_covariances(args) -> None:
+    """C+ and C- of every target module, first N records of each file, saved to safetensors."""
+    from .compare import examples_from
+    from .data import tokenize_examples
+    from .errors import check
+    from .models import load_model
+    from .statistics import collect_statistics, save_statistics
+
+    check(args.max_samples >= 1, f"--max-samples must be >= 1, got {args.max_samples}.")
+    check(args.max_length >= 1, f"--max-length must be >= 1, got {args.max_length}.")
+    check(args.batch_size >= 1, f"--batch-size must be >= 1, got {args.batch_size}.")
+    check(args.out.endswith(".safetensors"), f"--out must end in .safetensors, got {args.out!r}.")
+    data = {role: examples_from(spec, what=f"{role} data (--{role})")
+            for role, spec in (("finetune", args.finetune), ("preserve", args.preserve))}
+    model, tokenizer = load_model(args.model, device=args.device)
+    ids = {}
+    for role, ex in data.items():
+        ex.records = ex.records[: args.max_samples]  # the first N records, in file order
+        tok = tokenize_examples(ex, tokenizer, max_length=args.max_length, loss_on="all")
+        ids[role] = tok.input_ids
+        if tok.n_truncated:
+            print(f"{role}: {tok.n_truncated} of {len(tok.input_ids)} samples truncated to {args.max_length} tokens",
+                  file=sys.stderr)
+    with _CtrlC() as stop:
+        stats = collect_statistics(
+            model, ids["finetune"], ids["preserve"], target_modules=args.modules, aggregate=args.aggregate,
+            batch_size=args.batch_size, pad_token_id=tokenizer.pad_token_id or 0, progress=_tqdm_progress(),
+            should_stop=stop, model_name=args.model, fingerprints={r: ex.fingerprint for r, ex in data.items()},
+        )
+    save_statistics(stats, args.out)
+    print(f"{len(stats.modules)} modules, {stats.counts['finetune']['samples']} + "
+          f"{stats.counts['preserve']['samples']} samples ({args.aggregate}) -> {args.out} "
+          f"({stats.nbytes() / 2**20:.1f} MiB; every output covariance would take {stats.output_nbytes() / 2**20:.1f} MiB)")
+
+
+def cmd_subspace(args) -> None:
+    """Q_r (d_out x r, float32) and its r eigenvalues for every module, to safetensors."""
+    import warnings
+
+    from safetensors.torch import save_file
+
+    from .statistics import load_statistics
+    from .subspace import check_beta_rank, sclora_subspace, subspace_warnings
+
+    check_beta_rank(args.beta, args.rank)
+    stats = load_statistics(args.covariances)
+    for note in subspace_warnings(stats, args.beta, args.rank):
+        print(f"warning: {note}", file=sys.stderr)
+    tensors = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in stats.module_names:
+            sub = sclora_subspace(stats, name, args.beta, args.rank)
+            tensors[name] = sub.basis.float().contiguous()
+            tensors[f"{name}.eigenvalues"] = sub.eigenvalues[: args.rank].float().contiguous()
+    _atomic(args.out, lambda tmp: save_file(tensors, tmp, metadata={"beta": str(args.beta), "rank": str(args.rank)}))
+    print(f"{len(stats.modules)} subspaces (beta {args.beta}, rank {args.rank}) -> {args.out}")
+
+
+def cmd_tradeoff(args) -> None:
+    """The beta sweep over all modules as CSV: module, layer, kind, beta, energies, reward."""
+    from .statistics import load_statistics
+    from .subspace import DEFAULT_BETAS, check_beta_rank, tradeoff, tradeoff_totals
+
+    betas = _floats(args.betas, "--betas") if args.betas else list(DEFAULT_BETAS)
+    for beta in betas:
+        check_beta_rank(beta, args.rank)
+    stats = load_statistics(args.covariances)
+    table = tradeoff(stats, args.rank, betas, progress=_tqdm_progress())
+    _atomic(args.out, lambda tmp: table.to_csv(tmp, index=False))
+    print(tradeoff_totals(table).to_string(index=False, float_format="%.4f"))
+    print(f"{len(table)} rows -> {args.out}")
+
+
+def _atomic(path: str, write) -> None:
+    """write(tmp_path), then rename onto ``path``: a crash never leaves a half-written file."""
+    import os
+    from pathlib import Path
+
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        write(str(tmp))
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m sclora", description="SC-LoRA: knowledge-preserving LoRA initialisation.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -274,6 +379,34 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument(f"--{role}-metric", default=None, choices=["math", "exact", "refusal", "style"],
                            help=f"answer rule for the {role} held-out set (default: the bundled set's own)")
         p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available)")
+
+    p = sub.add_parser("covariances", help="collect C+ and C- of every adapted layer (one forward pass per set)")
+    p.add_argument("--model", default="bundled", help="'bundled', tiny-llama/tiny-qwen2/tiny-gpt2, a folder or a hub id")
+    p.add_argument("--finetune", required=True, help="fine-tune data: a file or a bundled dataset name")
+    p.add_argument("--preserve", required=True, help="preserve data: a file or a bundled dataset name")
+    p.add_argument("--max-samples", type=int, default=256, help="first N records of each file (the paper: 256)")
+    p.add_argument("--max-length", type=int, default=512, help="token limit per sample")
+    p.add_argument("--modules", default=None, help="comma-separated module names or regexes (default: all projections)")
+    p.add_argument("--aggregate", choices=["sample", "token"], default="sample",
+                   help="sample: the paper's per-sample token sums; token: per-token outer products (extension)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available)")
+    p.add_argument("--out", required=True, help="output .safetensors file")
+    p.set_defaults(func=cmd_covariances)
+
+    p = sub.add_parser("subspace", help="SC-LoRA subspace Q_r of every module for one beta and rank")
+    p.add_argument("--covariances", required=True, help="file written by `covariances`")
+    p.add_argument("--beta", type=float, required=True, help="trade-off beta in [0, 1]")
+    p.add_argument("--rank", type=int, required=True, help="subspace dimension r")
+    p.add_argument("--out", required=True, help="output .safetensors: <module> -> Q_r, <module>.eigenvalues")
+    p.set_defaults(func=cmd_subspace)
+
+    p = sub.add_parser("tradeoff", help="energies e+(beta), e-(beta) and reward per module over a beta sweep")
+    p.add_argument("--covariances", required=True, help="file written by `covariances`")
+    p.add_argument("--rank", type=int, required=True, help="subspace dimension r")
+    p.add_argument("--betas", default=None, help="comma-separated betas (default 0,0.1,...,1)")
+    p.add_argument("--out", required=True, help="output .csv")
+    p.set_defaults(func=cmd_tradeoff)
 
     p = sub.add_parser("generate", help="greedy answers of the base model and adapters, side by side")
     p.add_argument("--model", default="bundled", help="the base model the adapters were trained on")
