@@ -221,8 +221,9 @@ def finetune(peft_model, train, *, steps: int | None = None, epochs: float | Non
     n = len(train.input_ids)
     check(n > 0, "There are no training examples: the fine-tune set is empty after tokenisation.")
     check(len(train.labels) == n, "Training data is inconsistent: input_ids and labels differ in length.")
-    check(any(any(t != -100 for t in lab) for lab in train.labels),
-          "No training example has a token to learn (all labels are masked): check the data's response field.")
+    check(any(any(t != -100 for t in lab[1:]) for lab in train.labels),
+          "No training example has a response token to learn from: every response is empty or was cut off by "
+          f"truncation ({train.n_truncated} of {n} samples truncated). Raise max_length or check the data.")
     params = [p for p in peft_model.parameters() if p.requires_grad]
     check(len(params) > 0, "The model has no trainable parameters: initialise adapters before fine-tuning.")
     total = total_steps_for(n, steps=steps, epochs=epochs, batch_size=batch_size, grad_accum=grad_accum)
