@@ -87,13 +87,17 @@ class _CtrlC:
             self.requested = True
             print("\nstopping after this step (Ctrl-C again to abort)", file=sys.stderr)
 
-        self._previous = signal.signal(signal.SIGINT, handler)
+        try:
+            self._previous = signal.signal(signal.SIGINT, handler)
+        except ValueError:  # not the main thread (main() called from a worker): no Ctrl-C handling
+            self._previous = None
         return self
 
     def __exit__(self, *exc):
         import signal
 
-        signal.signal(signal.SIGINT, self._previous)
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
         return False
 
 

@@ -47,6 +47,7 @@ class PreparedData:
     finetune_metric: str | None
     preserve_metric: str | None
     fingerprints: dict = field(default_factory=dict)
+    split_seed: int = 0
 
 
 def default_metric(examples) -> str | None:
@@ -87,6 +88,7 @@ def prepare_data(finetune_examples, preserve_examples, tokenizer, *, heldout: fl
         preserve_metric=preserve_metric if preserve_metric is not None else default_metric(preserve_examples),
         fingerprints={"finetune": getattr(finetune_examples, "fingerprint", None),
                       "preserve": getattr(preserve_examples, "fingerprint", None)},
+        split_seed=split_seed,
     )
 
 
@@ -141,7 +143,8 @@ def run_one(base_model, tokenizer, data: PreparedData, *, method: str, beta: flo
         "device": str(next(base_model.parameters()).device),
         "data": {"finetune": str(getattr(data.finetune_train, "source", "")),
                  "preserve": str(getattr(data.preserve_train, "source", "")),
-                 "fingerprints": data.fingerprints, "finetune_train": len(data.train.input_ids),
+                 "fingerprints": data.fingerprints, "split_seed": data.split_seed, "heldout_split": "seeded, "
+                 "same for every run", "finetune_train": len(data.train.input_ids),
                  "finetune_heldout": len(data.finetune_heldout), "preserve_heldout": len(data.preserve_heldout),
                  "statistics_samples": [len(data.finetune_ids), len(data.preserve_ids)],
                  "truncated_train": data.train.n_truncated,
@@ -173,6 +176,8 @@ def plan_runs(methods, betas, lrs) -> list[tuple[str, float | None, float]]:
         check(m in METHODS, f"Unknown method {m!r} in 'methods': choose from {', '.join(METHODS)}.")
     check(len(set(methods)) == len(methods), "Parameter 'methods' lists a method twice.")
     check(len(lrs) > 0, "Give at least one learning rate.")
+    check(len(set(lrs)) == len(lrs), f"The learning rates {list(lrs)} list a value twice.")
+    check(len(set(betas)) == len(betas), f"The betas {list(betas)} list a value twice.")
     for lr in lrs:
         validate_lr(lr)
     if "sclora" in methods:
@@ -213,8 +218,11 @@ def runs_table(runs: list[RunRecord]):
 
 
 def run_folder_name(method: str, beta: float | None, lr: float) -> str:
+    """``sclora-beta0.9-lr2e-04``: unique for distinct (method, β, lr)."""
+    from .runs import format_lr
+
     beta_part = f"-beta{beta:g}" if beta is not None else ""
-    return f"{method}{beta_part}-lr{lr:.0e}"
+    return f"{method}{beta_part}-lr{format_lr(lr)}"
 
 
 def compare(base_model, tokenizer, finetune, preserve, *, methods, betas=(0.5, 0.9), lrs=(2e-4,), rank: int = 8,

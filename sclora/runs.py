@@ -46,7 +46,14 @@ class RunRecord:
         """Short name for tables and plots: ``sclora β=0.9 lr=2e-04``."""
         m = self.metrics
         beta = f" β={m['beta']:g}" if m.get("beta") is not None else ""
-        return f"{m['method']}{beta} lr={m['lr']:.0e}"
+        return f"{m['method']}{beta} lr={format_lr(m['lr'])}"
+
+
+def format_lr(lr: float) -> str:
+    """``2e-04``, ``1.5e-04``: short, and distinct for distinct learning rates."""
+    import numpy as np
+
+    return np.format_float_scientific(lr, trim="-", exp_digits=2)
 
 
 def library_versions() -> dict:

@@ -142,6 +142,7 @@ def test_compare_stops_cleanly(tiny, files):
     ((["lora"], [], [0.0]), "'lr' (learning rate) must be a finite number > 0"),
     ((["lora", "lora"], [], [1e-3]), "lists a method twice"),
     (([], [], [1e-3]), "'methods' is empty"),
+    ((["lora"], [], [1e-3, 1e-3]), "list a value twice"),
 ])
 def test_plan_validation(args, message):
     with pytest.raises(SCLoRAError) as err:
