@@ -236,7 +236,9 @@ def compare(base_model, tokenizer, finetune, preserve, *, methods, betas=(0.5, 0
     ``finetune`` / ``preserve`` are ``Examples`` (split here, seeded, identically for every run).
     With ``out_dir``, each run is written to ``out_dir/<method>[-beta<β>]-lr<lr>/`` and the table
     to ``out_dir/summary.csv``. Trained models are dropped after each run unless ``keep_models``.
-    ``on_event(kind, info)`` reports "stage", "run_start", "step" and "run_done";
+    ``on_event(kind, info)`` reports "stage" (desc), "progress" (done, total, desc: statistics),
+    "run_start" (index, total, name, method, beta, lr), "step" (name, info: StepInfo) and "run_done"
+    (index, total, name, record);
     ``should_stop()`` ends the comparison cleanly (the runs finished so far are returned).
     Raises :class:`SCLoRAError` if the base model's weights change at any point.
     """
