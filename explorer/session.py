@@ -1,0 +1,104 @@
+"""Per-session state, kept on the server and looked up by a key held in ``gr.State``.
+
+``gr.State`` deep-copies its value for each session, so it holds only a short key; the data,
+statistics and runs live here in a :class:`SessionStore`. Entries idle for longer than the
+time-to-live are dropped (and their run folders deleted) so memory and disk come back; Gradio's
+``delete_callback`` drops a session when its browser tab goes away.
+
+Nothing here references the shared base model: ``Statistics`` are stored detached and
+re-attached (to the read-only base) when used.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_TTL_S = float(os.environ.get("SCLORA_SESSION_TTL", str(2 * 3600)))
+
+
+@dataclass
+class Session:
+    """What one user made: data, statistics, trade-off sweeps and runs."""
+
+    key: str
+    folder: Path                           # run folders, exports (deleted with the session)
+    model_name: str = ""
+    finetune: object | None = None         # Examples
+    preserve: object | None = None
+    data: object | None = None             # sclora.compare.PreparedData
+    max_length: int = 256
+    statistics: object | None = None       # sclora.statistics.Statistics, detached from the model
+    sweeps: dict = field(default_factory=dict)   # rank -> tradeoff table over the β grid
+    before: dict | None = None             # base model's evaluation for the current data
+    runs: dict = field(default_factory=dict)     # label -> RunRecord (model dropped, adapter on disk)
+    curves: dict = field(default_factory=dict)   # label -> [(step, loss)]
+    stop: threading.Event = field(default_factory=threading.Event)
+    last_used: float = field(default_factory=time.monotonic)
+
+    def new_job(self) -> threading.Event:
+        """A fresh stop flag for a new long job (an older job keeps its own, possibly set, flag)."""
+        self.stop = threading.Event()
+        return self.stop
+
+    def reset_data(self) -> None:
+        """New data or model: everything computed from the old data goes."""
+        self.statistics, self.sweeps, self.before = None, {}, None
+        self.runs, self.curves = {}, {}
+        for child in self.folder.glob("*"):
+            shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
+
+
+class SessionStore:
+    """Sessions by key, with a time-to-live on idle sessions."""
+
+    def __init__(self, ttl_s: float = DEFAULT_TTL_S, root: str | Path | None = None):
+        self.ttl_s = ttl_s
+        self.root = Path(root or tempfile.mkdtemp(prefix="sclora-sessions-"))
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str | None) -> Session:
+        """The session for ``key``, created when missing (or expired)."""
+        self.expire()
+        with self._lock:
+            session = self._sessions.get(key) if key else None
+            if session is None:
+                key = key or uuid.uuid4().hex
+                folder = self.root / key
+                folder.mkdir(parents=True, exist_ok=True)
+                session = self._sessions[key] = Session(key=key, folder=folder)
+            session.last_used = time.monotonic()
+            return session
+
+    def drop(self, key: str | None) -> None:
+        with self._lock:
+            session = self._sessions.pop(key, None) if key else None
+        if session is not None:
+            session.stop.set()  # a run still going ends at its next step
+            shutil.rmtree(session.folder, ignore_errors=True)
+
+    def expire(self) -> list[str]:
+        """Drop sessions idle for longer than the time-to-live; returns their keys."""
+        now = time.monotonic()
+        with self._lock:
+            old = [k for k, s in self._sessions.items() if now - s.last_used > self.ttl_s]
+        for key in old:
+            self.drop(key)
+        return old
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+
+STORE = SessionStore()
+
+
+def new_key() -> str:
+    return uuid.uuid4().hex

@@ -1,0 +1,161 @@
+"""Tab 2, Covariance spectra: collect C+ and C− once per session, then look at them per module."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import gradio as gr
+
+from sclora import figures
+from sclora.errors import SCLoRAError, check
+from sclora.statistics import StoppedError, collect_statistics
+from sclora.subspace import spectra, tradeoff
+from sclora.train import exact_patterns, target_names
+
+from .. import engine
+from ..common import progress_adapter, require_data, session_for, teaching, user_error
+from ..session import Session
+
+INTRO = r"""
+For every adapted linear layer $h = W_0 x$ the frozen model runs once over each dataset. Per sample $s$
+the layer's outputs are summed over its tokens, $v_s = \sum_t h_t$, and the **uncentered** covariance is
+$$C^{\pm} = \frac{1}{N}\sum_{s=1}^{N} v_s v_s^\top .$$
+SC-LoRA ranks output directions by $\Delta\mathrm{Cov}(\beta) = (1-\beta)\,C^+ - \beta\,C^-$. The spectra show
+how concentrated each dataset's energy is; $\Delta\mathrm{Cov}$ has negative eigenvalues, plotted as $|\lambda|$
+in a second colour. The heatmap shows, per layer and module, the share of $C^-$ energy that the SC-LoRA
+subspace of rank $r$ would touch, $e^-(\beta) = \mathrm{tr}(Q^\top C^- Q)/\mathrm{tr}(C^-)$ (lower is more preserving).
+Statistics are computed once per session; moving β or r never runs the model again.
+"""
+
+HEATMAP_METRICS = {"e− (share of C− energy touched)": "preserve_energy",
+                   "e+ (share of C+ energy captured)": "finetune_energy"}
+
+
+def statistics_for(session: Session):
+    """The session's statistics re-attached to the shared, read-only base model (a shallow copy)."""
+    check(session.statistics is not None, "Compute the covariances first (tab 'Covariance spectra').")
+    model, _ = engine.get_model(session.model_name)
+    return dataclasses.replace(session.statistics, _model=model)
+
+
+@engine.gpu(duration=120)
+def collect(model_name: str, finetune_ids, preserve_ids, progress=None, should_stop=None):
+    """C+ and C− of every target module (GPU work on ZeroGPU); returned detached, on the CPU."""
+    model, tokenizer = engine.get_model(model_name)
+    stats = collect_statistics(
+        model, finetune_ids, preserve_ids, target_modules=exact_patterns(target_names(model)),
+        pad_token_id=tokenizer.pad_token_id or 0, progress=progress, should_stop=should_stop, model_name=model_name)
+    stats.attach_model(None)  # the session never holds the base model
+    return stats
+
+
+def compute(session: Session, progress=None) -> str:
+    """Collect the statistics for the session's data and keep them there; returns a status line."""
+    require_data(session)
+    stop = session.new_job()
+    started = time.perf_counter()
+    stats = collect(session.model_name, session.data.finetune_ids, session.data.preserve_ids, progress, stop.is_set)
+    session.statistics, session.sweeps = stats, {}
+    seconds = time.perf_counter() - started
+    return (f"{len(stats.modules)} modules, {stats.counts['finetune']['samples']} + "
+            f"{stats.counts['preserve']['samples']} samples ({stats.counts['finetune']['tokens']} + "
+            f"{stats.counts['preserve']['tokens']} tokens) in {seconds:.1f} s; stored {stats.nbytes() / 2**20:.1f} MiB "
+            f"(all output covariances would take {stats.output_nbytes() / 2**20:.1f} MiB).")
+
+
+def layers_and_kinds(session: Session) -> tuple[list[int], list[str]]:
+    mods = session.statistics.modules
+    return sorted({m.layer for m in mods}), list(dict.fromkeys(m.kind for m in mods))
+
+
+def module_name(session: Session, layer: int, kind: str) -> str:
+    for m in session.statistics.modules:
+        if m.layer == int(layer) and m.kind == kind:
+            return m.name
+    raise SCLoRAError(f"No adapted module {kind!r} in layer {layer}.")
+
+
+def spectra_figure(session: Session, layer: int, kind: str, beta: float):
+    stats = statistics_for(session)
+    name = module_name(session, layer, kind)
+    return figures.spectra_figure(spectra(stats, name, float(beta)), name, float(beta))
+
+
+def heatmap_figure(session: Session, beta: float, rank: int, metric: str):
+    stats = statistics_for(session)
+    check(metric in HEATMAP_METRICS, f"Unknown heatmap metric {metric!r}.")
+    table = tradeoff(stats, int(rank), [float(beta)])
+    return figures.module_heatmap(table, HEATMAP_METRICS[metric],
+                                  f"{metric}, rank {int(rank)}, β = {float(beta):g}", colorbar=metric.split(" ")[0])
+
+
+def on_compute(key, layer, kind, beta, rank, metric, progress=gr.Progress()):
+    """Handler of 'Compute covariances' (API: /covariances)."""
+    session = session_for(key)
+    try:
+        status = compute(session, progress_adapter(progress))
+        layers, kinds = layers_and_kinds(session)
+        layer = int(layer) if layer is not None and int(layer) in layers else layers[len(layers) // 2]
+        kind = kind if kind in kinds else kinds[0]
+        return (status, gr.update(choices=layers, value=layer), gr.update(choices=kinds, value=kind),
+                spectra_figure(session, layer, kind, beta), heatmap_figure(session, beta, rank, metric))
+    except StoppedError as exc:
+        gr.Warning(str(exc))
+        return (str(exc), gr.skip(), gr.skip(), gr.skip(), gr.skip())
+    except SCLoRAError as exc:
+        raise user_error(exc) from exc
+
+
+def on_spectra(key, layer, kind, beta):
+    session = session_for(key)
+    if session.statistics is None or layer is None or not kind:
+        return gr.skip()
+    try:
+        return spectra_figure(session, layer, kind, beta)
+    except SCLoRAError as exc:
+        raise user_error(exc) from exc
+
+
+def on_heatmap(key, beta, rank, metric):
+    session = session_for(key)
+    if session.statistics is None:
+        return gr.skip()
+    try:
+        return heatmap_figure(session, beta, rank, metric)
+    except SCLoRAError as exc:
+        raise user_error(exc) from exc
+
+
+def on_stop(key):
+    session_for(key).stop.set()
+    return "Stopping…"
+
+
+def build(state: gr.State) -> dict:
+    teaching(INTRO, "intro-covariances")
+    with gr.Row():
+        button = gr.Button("Compute covariances", variant="primary", elem_id="covariances-button")
+        stop = gr.Button("Stop", variant="stop", elem_id="covariances-stop")
+    status = gr.Markdown("Not computed yet.", elem_id="covariances-status")
+    with gr.Row():
+        layer = gr.Dropdown([], label="Layer", elem_id="spectra-layer", allow_custom_value=True)
+        kind = gr.Dropdown([], label="Module", elem_id="spectra-kind", allow_custom_value=True)
+        beta = gr.Slider(0, 1, value=0.9, step=0.05, label="β for ΔCov and the heatmap", elem_id="spectra-beta")
+    spectra_plot = gr.Plot(label="Spectra", elem_id="spectra-plot")
+    with gr.Row():
+        rank = gr.Slider(1, 128, value=8, step=1, label="Rank r for the heatmap", elem_id="heatmap-rank")
+        metric = gr.Dropdown(list(HEATMAP_METRICS), value=list(HEATMAP_METRICS)[0], label="Heatmap value",
+                             elem_id="heatmap-metric")
+    heatmap = gr.Plot(label="Layer × module", elem_id="heatmap-plot")
+
+    event = button.click(on_compute, [state, layer, kind, beta, rank, metric],
+                         [status, layer, kind, spectra_plot, heatmap], api_name="covariances", concurrency_id="heavy",
+                         concurrency_limit=1)
+    stop.click(on_stop, state, status, cancels=[event], queue=False, api_visibility="private")
+    for trigger in (layer.input, kind.input):
+        trigger(on_spectra, [state, layer, kind, beta], spectra_plot, api_visibility="private")
+    beta.release(on_spectra, [state, layer, kind, beta], spectra_plot, api_visibility="private")
+    for trigger in (beta.release, rank.release, metric.change):
+        trigger(on_heatmap, [state, beta, rank, metric], heatmap, api_visibility="private")
+    return {"event": event}
