@@ -245,16 +245,8 @@ def _run_corda_preprocessing(model: nn.Module, config, samples: list[list[int]],
             for key in set(module._forward_hooks) - set(handles_before.get(name, {})):
                 del module._forward_hooks[key]
             for attr in ("sample_count", "covariance_matrix", "corda_method", "rank"):
-                if attr in module.__dict__:
+                if is_linear(module) and attr in module.__dict__:
                     delattr(module, attr)
-
-
-def _check_corda_supported(base_model: nn.Module, targets: list[str]) -> None:
-    """PEFT 0.21's CorDA handles nn.Linear and Conv1D targets; anything else is refused up front."""
-    modules = dict(base_model.named_modules())
-    for name in targets:
-        check(is_linear(modules[name]),
-              f"CorDA cannot adapt {name!r} ({type(modules[name]).__name__}): only linear layers.")
 
 
 # --------------------------------------------------------------------------- public
@@ -306,7 +298,6 @@ def init_adapters(
         _check_subspaces(base_model, targets, subspaces, rank)
     samples = None
     if method.startswith("corda"):
-        _check_corda_supported(base_model, targets)
         kpm = method == "corda-kpm"
         cfg = getattr(base_model, "config", None)
         max_length = getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
