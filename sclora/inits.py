@@ -304,6 +304,11 @@ def init_adapters(
         samples = _check_token_lists(preserve_ids if kpm else finetune_ids, "preserve_ids" if kpm else "finetune_ids",
                                      method, getattr(cfg, "vocab_size", None), max_length)
 
+    if method in ("pissa", "corda-kpm", "corda-ipm"):
+        dtype = next(base_model.parameters()).dtype
+        check(dtype in (torch.float32, torch.float16, torch.bfloat16),
+              f"PEFT's {method} needs a float32, float16 or bfloat16 model, this one is {dtype}.")
+
     was_training = base_model.training
     model = copy.deepcopy(base_model)
     config = _lora_config(method, targets, rank, float(alpha), model)

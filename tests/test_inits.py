@@ -336,6 +336,8 @@ def test_argument_errors():
         init_adapters(model, "pissa", rank=65)
     with pytest.raises(SCLoRAError, match="alpha must be a positive number"):
         init_adapters(model, "lora", rank=RANK, alpha=0)
+    with pytest.raises(SCLoRAError, match="needs a float32, float16 or bfloat16 model"):
+        init_adapters(tiny_model("tiny-llama")[0].double(), "pissa", rank=RANK)
     with pytest.raises(SCLoRAError, match="no module named 'model.layers.9.mlp.up_proj'"):
         init_adapters(model, "lora", rank=RANK, target_modules=["model.layers.9.mlp.up_proj"])
     with pytest.raises(SCLoRAError, match="not a linear layer"):
