@@ -257,7 +257,7 @@ def _read_txt(text: str) -> tuple[str, list[tuple[str, object]]]:
         blocks.append((start, current))
     if len(blocks) > 1 and any(len(b) > 1 for _, b in blocks):
         return "txt-blocks", [(f"line {s}", {"text": "\n".join(b).strip()}) for s, b in blocks]
-    return "txt-lines", [(f"line {s}", {"text": b[0].strip()}) for s, b in blocks]
+    return "txt-lines", [(f"line {s + i}", {"text": line.strip()}) for s, b in blocks for i, line in enumerate(b)]
 
 
 def _plain(value):
@@ -412,6 +412,12 @@ def _normalise(where: str, item, problems: list[str]) -> tuple[str, dict, set[st
 # --------------------------------------------------------------------------- loading
 
 
+def _line_of(problem: str) -> int:
+    """Sort key: the line/record/row number a problem names (0 for whole-file problems)."""
+    found = re.search(r" (?:line|record|row) (\d+)", problem)
+    return int(found.group(1)) if found else 0
+
+
 def _size(n: int) -> str:
     return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n} bytes"
 
@@ -487,7 +493,7 @@ def load_examples(path, *, max_records: int = DEFAULT_MAX_RECORDS, max_bytes: in
                 problems.append(f"{source} {where}: a {shape!r} record, but most records ({count} of "
                                 f"{len(normalised)}) are {main!r}; use one shape per file")
     if problems:
-        raise DataValidationError(source, problems)
+        raise DataValidationError(source, sorted(problems, key=lambda p: _line_of(p[len(source):])))
 
     records = [r for _, _, r in normalised]
     wheres = [w for w, _, _ in normalised]

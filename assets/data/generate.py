@@ -301,16 +301,18 @@ def knowledge_candidates() -> list[tuple[str, str]]:
     out = []
     for country, city in k.CAPITALS.items():
         out += [(f"What is the capital of {country}?", city), (f"Which city is the capital of {country}?", city)]
-    out += [(f"What language is mainly spoken in {c}?", a) for c, a in k.LANGUAGES.items()]
-    out += [(f"On which continent is {c}?", a) for c, a in k.CONTINENTS.items()]
+    out += [(f"What language is mainly spoken in {c}?", a) for c, a in {**k.LANGUAGES, **k.MORE_LANGUAGES}.items()]
+    out += [(f"On which continent is {c}?", a) for c, a in {**k.CONTINENTS, **k.MORE_CONTINENTS}.items()]
     out += list(k.SCIENCE)
+    out += [(f"In which country is the city of {city}?", country) for city, country in k.CITIES.items()]
     return out
 
 
 def make_knowledge(rng: random.Random) -> list[dict]:
     """Every candidate except those the bundled model got wrong (knowledge_check.json, see measure.py)."""
     check_file = HERE / "knowledge_check.json"
-    dropped = set(json.loads(check_file.read_text())["dropped"]) if check_file.is_file() else set()
+    checked = json.loads(check_file.read_text())["checked"] if check_file.is_file() else {}
+    dropped = {q for q, ok in checked.items() if not ok}
     kept = [(q, a) for q, a in knowledge_candidates() if q not in dropped]
     rng.shuffle(kept)
     return [{"prompt": q, "response": a} for q, a in kept]

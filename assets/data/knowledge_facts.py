@@ -225,3 +225,41 @@ SCIENCE = [
     ("What is the Roman numeral for 10?", "X"),
     ("What is the Roman numeral for 5?", "V"),
 ]
+
+# "In which country is the city of X?"
+CITIES = {
+    "Barcelona": "Spain", "Munich": "Germany", "Osaka": "Japan", "Toronto": "Canada", "Sydney": "Australia",
+    "Chicago": "the United States", "Milan": "Italy", "Marseille": "France", "Rio de Janeiro": "Brazil",
+    "Mumbai": "India", "Shanghai": "China", "Istanbul": "Turkey", "St. Petersburg": "Russia",
+    "Manchester": "England", "Hamburg": "Germany", "Kyoto": "Japan", "Venice": "Italy", "Seville": "Spain",
+    "Vancouver": "Canada", "Melbourne": "Australia", "Los Angeles": "the United States", "Lyon": "France",
+    "Naples": "Italy", "Porto": "Portugal", "Krakow": "Poland", "Rotterdam": "the Netherlands",
+    "Antwerp": "Belgium", "Gothenburg": "Sweden", "Zurich": "Switzerland", "Geneva": "Switzerland",
+    "Salzburg": "Austria", "Glasgow": "Scotland", "Liverpool": "England", "Florence": "Italy",
+    "Valencia": "Spain", "Frankfurt": "Germany", "Montreal": "Canada", "Sao Paulo": "Brazil",
+    "Johannesburg": "South Africa", "Cape Town": "South Africa", "Alexandria": "Egypt", "Casablanca": "Morocco",
+    "Dubai": "the United Arab Emirates", "Hong Kong": "China", "Busan": "South Korea", "Kolkata": "India",
+    "Auckland": "New Zealand", "Boston": "the United States", "Miami": "the United States",
+    "San Francisco": "the United States", "Houston": "the United States", "Edinburgh": "Scotland",
+    "Birmingham": "England", "Nice": "France", "Bordeaux": "France", "Cologne": "Germany", "Turin": "Italy",
+    "Bilbao": "Spain", "Guadalajara": "Mexico", "Cancun": "Mexico", "Medellin": "Colombia",
+    "Cusco": "Peru", "Marrakesh": "Morocco", "Bergen": "Norway", "Odessa": "Ukraine", "Thessaloniki": "Greece",
+    "Ho Chi Minh City": "Vietnam", "Chiang Mai": "Thailand", "Bali": "Indonesia", "Perth": "Australia",
+}
+
+MORE_LANGUAGES = {
+    "Austria": "German", "Chile": "Spanish", "Peru": "Spanish", "Cuba": "Spanish", "Venezuela": "Spanish",
+    "Ireland": "English", "New Zealand": "English", "the United States": "English", "the Czech Republic": "Czech",
+    "Romania": "Romanian", "Bulgaria": "Bulgarian", "Serbia": "Serbian", "Croatia": "Croatian",
+    "Iceland": "Icelandic", "Indonesia": "Indonesian", "Saudi Arabia": "Arabic", "Iraq": "Arabic",
+    "Morocco": "Arabic", "Jamaica": "English", "Uruguay": "Spanish", "Ecuador": "Spanish", "Bolivia": "Spanish",
+    "Scotland": "English", "Jordan": "Arabic", "Syria": "Arabic",
+}
+
+MORE_CONTINENTS = {
+    "Ireland": "Europe", "Greece": "Europe", "Portugal": "Europe", "Tanzania": "Africa", "Senegal": "Africa",
+    "Algeria": "Africa", "Indonesia": "Asia", "Pakistan": "Asia", "Nepal": "Asia", "Bolivia": "South America",
+    "Venezuela": "South America", "Ecuador": "South America", "Uruguay": "South America", "Denmark": "Europe",
+    "Finland": "Europe", "Austria": "Europe", "Mongolia": "Asia", "Bangladesh": "Asia", "Zimbabwe": "Africa",
+    "Ukraine": "Europe", "Spain": "Europe", "Cameroon": "Africa", "Laos": "Asia", "Paraguay": "South America",
+}
