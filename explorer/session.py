@@ -38,8 +38,8 @@ class Session:
     sweeps: dict = field(default_factory=dict)   # rank -> tradeoff table over the β grid
     before: dict | None = None             # base model's evaluation for the current data
     runs: dict = field(default_factory=dict)     # label -> RunRecord (model dropped, adapter on disk)
-    curves: dict = field(default_factory=dict)   # label -> [(step, loss)]
     stop: threading.Event = field(default_factory=threading.Event)
+    lock: threading.RLock = field(default_factory=threading.RLock)  # guards statistics and sweeps
     last_used: float = field(default_factory=time.monotonic)
 
     def new_job(self) -> threading.Event:
@@ -50,7 +50,7 @@ class Session:
     def reset_data(self) -> None:
         """New data or model: everything computed from the old data goes."""
         self.statistics, self.sweeps, self.before = None, {}, None
-        self.runs, self.curves = {}, {}
+        self.runs = {}
         for child in self.folder.glob("*"):
             shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
+
+import pandas as pd
 
 import gradio as gr
 
 from sclora import figures
 from sclora.errors import SCLoRAError, check
 from sclora.statistics import StoppedError, collect_statistics
-from sclora.subspace import spectra, tradeoff
+from sclora.subspace import DEFAULT_BETAS, spectra, tradeoff
 from sclora.train import exact_patterns, target_names
 
 from .. import engine
@@ -28,6 +31,8 @@ subspace of rank $r$ would touch, $e^-(\beta) = \mathrm{tr}(Q^\top C^- Q)/\mathr
 Statistics are computed once per session; moving β or r never runs the model again.
 """
 
+SWEEP_BETAS = list(DEFAULT_BETAS)  # the β grid of the curves (the sliders step on it)
+DEFAULT_RANK = 8
 HEATMAP_METRICS = {"e− (share of C− energy touched)": "preserve_energy",
                    "e+ (share of C+ energy captured)": "finetune_energy"}
 
@@ -56,12 +61,43 @@ def compute(session: Session, progress=None) -> str:
     stop = session.new_job()
     started = time.perf_counter()
     stats = collect(session.model_name, session.data.finetune_ids, session.data.preserve_ids, progress, stop.is_set)
-    session.statistics, session.sweeps = stats, {}
+    with session.lock:
+        session.statistics, session.sweeps = stats, {}
     seconds = time.perf_counter() - started
     return (f"{len(stats.modules)} modules, {stats.counts['finetune']['samples']} + "
             f"{stats.counts['preserve']['samples']} samples ({stats.counts['finetune']['tokens']} + "
             f"{stats.counts['preserve']['tokens']} tokens) in {seconds:.1f} s; stored {stats.nbytes() / 2**20:.1f} MiB "
             f"(all output covariances would take {stats.output_nbytes() / 2**20:.1f} MiB).")
+
+
+def sweep(session: Session, rank: int, betas) -> pd.DataFrame:
+    """``tradeoff`` rows of every module at ``rank`` for ``betas``, cached per session and rank.
+
+    Only the β values not cached yet are computed; the statistics are never recomputed.
+    """
+    rank = int(rank)
+    with session.lock:
+        stats = statistics_for(session)
+        table = session.sweeps.get(rank)
+        have = set() if table is None else {round(b, 9) for b in table.beta}
+        missing = [float(b) for b in dict.fromkeys(betas) if round(float(b), 9) not in have]
+        if missing:
+            new = tradeoff(stats, rank, missing)
+            table = new if table is None else pd.concat([table, new], ignore_index=True)
+            session.sweeps[rank] = table
+        return table
+
+
+def precompute_sweep(session: Session, rank: int = DEFAULT_RANK) -> threading.Thread:
+    """Start the β sweep at the default rank in the background, so the β tab answers at once."""
+    def work() -> None:
+        try:
+            sweep(session, rank, SWEEP_BETAS)
+        except SCLoRAError:
+            pass  # the β tab reports errors when it asks itself
+    thread = threading.Thread(target=work, name="sclora-sweep", daemon=True)
+    thread.start()
+    return thread
 
 
 def layers_and_kinds(session: Session) -> tuple[list[int], list[str]]:
@@ -83,9 +119,9 @@ def spectra_figure(session: Session, layer: int, kind: str, beta: float):
 
 
 def heatmap_figure(session: Session, beta: float, rank: int, metric: str):
-    stats = statistics_for(session)
     check(metric in HEATMAP_METRICS, f"Unknown heatmap metric {metric!r}.")
-    table = tradeoff(stats, int(rank), [float(beta)])
+    table = sweep(session, rank, [float(beta)])
+    table = table[(table.beta - float(beta)).abs() < 1e-9]
     return figures.module_heatmap(table, HEATMAP_METRICS[metric],
                                   f"{metric}, rank {int(rank)}, β = {float(beta):g}", colorbar=metric.split(" ")[0])
 
@@ -98,8 +134,9 @@ def on_compute(key, layer, kind, beta, rank, metric, progress=gr.Progress()):
         layers, kinds = layers_and_kinds(session)
         layer = int(layer) if layer is not None and int(layer) in layers else layers[len(layers) // 2]
         kind = kind if kind in kinds else kinds[0]
-        return (status, gr.update(choices=layers, value=layer), gr.update(choices=kinds, value=kind),
-                spectra_figure(session, layer, kind, beta), heatmap_figure(session, beta, rank, metric))
+        figs = spectra_figure(session, layer, kind, beta), heatmap_figure(session, beta, rank, metric)
+        precompute_sweep(session)
+        return (status, gr.update(choices=layers, value=layer), gr.update(choices=kinds, value=kind)) + figs
     except StoppedError as exc:
         gr.Warning(str(exc))
         return (str(exc), gr.skip(), gr.skip(), gr.skip(), gr.skip())
@@ -141,7 +178,7 @@ def build(state: gr.State) -> dict:
     with gr.Row():
         layer = gr.Dropdown([], label="Layer", elem_id="spectra-layer", allow_custom_value=True)
         kind = gr.Dropdown([], label="Module", elem_id="spectra-kind", allow_custom_value=True)
-        beta = gr.Slider(0, 1, value=0.9, step=0.05, label="β for ΔCov and the heatmap", elem_id="spectra-beta")
+        beta = gr.Slider(0, 1, value=0.9, step=0.1, label="β for ΔCov and the heatmap", elem_id="spectra-beta")
     spectra_plot = gr.Plot(label="Spectra", elem_id="spectra-plot")
     with gr.Row():
         rank = gr.Slider(1, 128, value=8, step=1, label="Rank r for the heatmap", elem_id="heatmap-rank")

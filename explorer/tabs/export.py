@@ -47,8 +47,8 @@ def write_plots(session: Session, folder: Path) -> list[Path]:
     figs = {}
     if session.runs:
         figs["measured_tradeoff"] = figures.tradeoff_scatter(runs_table(list(session.runs.values())), session.before)
-    if session.curves:
-        figs["loss_curves"] = figures.loss_curves(session.curves)
+        figs["loss_curves"] = figures.loss_curves(
+            {label: [(row["step"], row["loss"]) for row in run.loss_rows] for label, run in session.runs.items()})
     for rank, table in session.sweeps.items():
         figs[f"energy_curves_rank{rank}"] = figures.energy_curves(table, float(table.beta.iloc[-1]))
     paths = []

@@ -69,6 +69,13 @@ def results(session: Session) -> tuple[pd.DataFrame, object]:
     return shown, figures.tradeoff_scatter(table, session.before)
 
 
+def loss_curves(session: Session, live: dict | None = None) -> dict:
+    """label -> [(step, loss)]: finished runs from their records, the running ones from ``live``."""
+    curves = {label: [(row["step"], row["loss"]) for row in run.loss_rows] for label, run in session.runs.items()}
+    curves.update({label: points for label, points in (live or {}).items() if label not in curves})
+    return curves
+
+
 @engine.gpu(duration=600)
 def train_stream(model_name: str, data, statistics, before, plan, settings: dict, out_root, should_stop,
                  on_record=None):
@@ -200,16 +207,14 @@ def on_finetune(key, methods, betas_text, lrs_text, steps, rank, batch_size, max
             else:
                 continue
             last = time.monotonic()
-            session.curves.update(curves)
             table, scatter = results(session)
-            yield status, figures.loss_curves(session.curves), table, scatter
+            yield status, figures.loss_curves(loss_curves(session, curves)), table, scatter
     except SCLoRAError as exc:
         raise user_error(exc) from exc
-    session.curves.update(curves)
     table, scatter = results(session)
     final = "Stopped: the runs finished so far are in the table." if session.stop.is_set() else (
         f"Done: {len(session.runs)} run(s) in this session.")
-    yield final, figures.loss_curves(session.curves), table, scatter
+    yield final, figures.loss_curves(loss_curves(session)), table, scatter
 
 
 def on_stop(key):

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import gradio as gr
-import pandas as pd
-
 from sclora import figures
 from sclora.errors import SCLoRAError
 from sclora.inits import method_output_basis
-from sclora.subspace import (DEFAULT_BETAS, principal_angles, sclora_subspace, subspace_warnings, tradeoff,
-                             tradeoff_totals)
+from sclora.subspace import principal_angles, sclora_subspace, subspace_warnings, tradeoff_totals
 
 from .. import engine
 from ..common import bullet_list, session_for, teaching, user_error
 from ..session import Session
-from .covariances import layers_and_kinds, module_name, statistics_for
+from .covariances import SWEEP_BETAS, layers_and_kinds, module_name, statistics_for, sweep
 
 INTRO = r"""
 **Theorem 1** of the paper: among $r$-dimensional output subspaces $S$, the reward
@@ -26,18 +23,6 @@ $e^\pm(\beta) = \mathrm{tr}(Q_r^\top C^\pm Q_r)/\mathrm{tr}(C^\pm)$: β = 0 foll
 preserve data. Principal angles compare $Q_r$ with the output subspaces of PiSSA (top singular vectors
 of $W_0$) and MiLoRA (bottom ones): 0° means shared directions, 90° orthogonal.
 """
-SWEEP = list(DEFAULT_BETAS)
-
-
-def sweep(session: Session, rank: int, beta: float) -> pd.DataFrame:
-    """The β sweep of every module at ``rank`` (cached per rank), including the current β."""
-    stats = statistics_for(session)
-    table = session.sweeps.get(rank)
-    if table is None:
-        table = session.sweeps[rank] = tradeoff(stats, rank, SWEEP)
-    if not ((table.beta - beta).abs() < 1e-9).any():
-        table = session.sweeps[rank] = pd.concat([table, tradeoff(stats, rank, [beta])], ignore_index=True)
-    return table
 
 
 def angles(session: Session, name: str, beta: float, rank: int) -> dict:
@@ -57,7 +42,7 @@ def update(session: Session, beta: float, rank: int, layer, kind) -> dict:
     """Everything the tab shows for (β, r); no forward pass."""
     beta, rank = float(beta), int(rank)
     stats = statistics_for(session)
-    table = sweep(session, rank, beta)
+    table = sweep(session, rank, SWEEP_BETAS + [beta])
     notes = subspace_warnings(stats, beta, rank)
     layers, kinds = layers_and_kinds(session)
     layer = int(layer) if layer not in (None, "") and int(layer) in layers else layers[len(layers) // 2]
@@ -96,7 +81,7 @@ def on_update(key, beta, rank, layer, kind):
 def build(state: gr.State) -> dict:
     teaching(INTRO, "intro-subspace")
     with gr.Row():
-        beta = gr.Slider(0, 1, value=0.9, step=0.05, label="β (0: learn, 1: preserve)", elem_id="tradeoff-beta")
+        beta = gr.Slider(0, 1, value=0.9, step=0.1, label="β (0: learn, 1: preserve)", elem_id="tradeoff-beta")
         rank = gr.Slider(1, 128, value=8, step=1, label="Rank r", elem_id="tradeoff-rank")
     with gr.Row():
         layer = gr.Dropdown([], label="Layer for the principal angles", allow_custom_value=True,

@@ -1,0 +1,204 @@
+"""Callbacks of the explorer (tiny-llama, first records of the bundled sets): plain functions, real library."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from explorer import engine
+from explorer.session import STORE, SessionStore
+from explorer.tabs import covariances, data, export, finetune, generations, subspace
+from sclora.errors import SCLoRAError
+
+BAD = Path(__file__).parent / "data" / "bad"
+GOOD = Path(__file__).parent / "data" / "good"
+MODEL = "tiny-llama"
+RECORDS, SAMPLES, LENGTH = 20, 8, 256  # byte-level tiny tokenizer: math samples are ~170 tokens
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _tiny_default():
+    engine.set_default_model(MODEL)
+    warnings.filterwarnings("ignore", category=UserWarning)
+
+
+@pytest.fixture(scope="module")
+def ready():
+    """A session with data and statistics."""
+    session = STORE.get(None)
+    data.load(session, MODEL, "math", "knowledge", SAMPLES, LENGTH, RECORDS)
+    covariances.compute(session)
+    return session
+
+
+@pytest.fixture(scope="module")
+def trained(ready):
+    """The ready session after a 2-step LoRA and SC-LoRA run."""
+    events = [e for e, _ in finetune.run_plan(ready, ["lora", "sclora"], "0.5", "1e-3", 2, 4, 4, 1)]
+    assert [e[0] for e in events].count("run") == 2
+    return ready
+
+
+def test_load_reports_format_counts_and_lengths():
+    session = STORE.get(None)
+    out = data.load(session, MODEL, "math", "knowledge", SAMPLES, LENGTH, RECORDS)
+    assert "shape **prompt_response**" in out["summary"]
+    assert "20 records → 16 train / 4 held-out" in out["summary"]
+    assert f"{SAMPLES} samples for the statistics" in out["summary"]
+    assert "first 20 of 400 records" in out["problems"]
+    assert len(out["previews"][0]) == data.PREVIEW_ROWS and "prompt" in out["previews"][0].columns
+    assert sum(len(t.x) for t in out["histogram"].data) == 2 * RECORDS
+    assert len(session.data.finetune_ids) == SAMPLES
+
+
+def test_upload_with_problems_is_shown_not_loaded():
+    key, summary, problems, ft, pr, fig = data.on_load(None, MODEL, data.UPLOAD, str(BAD / "missing_pair.jsonl"),
+                                                       "knowledge", None, SAMPLES, LENGTH, 0)
+    assert summary == "Data not loaded." and ft is None
+    assert "missing_pair.jsonl" in problems and "line" in problems
+    assert STORE.get(key).data is None
+
+
+def test_upload_of_a_good_file_and_missing_upload():
+    session = STORE.get(None)
+    out = data.load(session, MODEL, str(GOOD / "chat.jsonl"), "knowledge", SAMPLES, LENGTH, 0)
+    assert "`chat.jsonl`" in out["summary"] and "shape **chat**" in out["summary"]
+    with pytest.raises(SCLoRAError, match="upload"):
+        data.resolve_spec(data.UPLOAD, None, "fine-tune")
+
+
+def test_model_names_are_validated(monkeypatch, tmp_path):
+    assert engine.check_model_name(engine.model_choices()[0]) == "bundled"
+    assert engine.check_model_name("HuggingFaceTB/SmolLM2-135M-Instruct") == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    with pytest.raises(SCLoRAError, match="hub id"):
+        engine.check_model_name("not a model")
+    monkeypatch.delenv("SCLORA_ALLOW_LOCAL_MODELS", raising=False)
+    with pytest.raises(SCLoRAError, match="SCLORA_ALLOW_LOCAL_MODELS"):
+        engine.check_model_name(str(tmp_path))
+    monkeypatch.setenv("SCLORA_ALLOW_LOCAL_MODELS", "1")
+    assert engine.check_model_name(str(tmp_path)) == str(tmp_path)
+    monkeypatch.setenv("SPACE_ID", "someone/space")  # never on Spaces
+    with pytest.raises(SCLoRAError, match="locally"):
+        engine.check_model_name(str(tmp_path))
+
+
+def test_statistics_are_cached_when_beta_or_rank_change(ready, monkeypatch):
+    stats = ready.statistics
+    assert stats is not None and stats._model is None  # the session never holds the base model
+    monkeypatch.setattr(covariances, "collect_statistics", lambda *a, **k: pytest.fail("statistics recomputed"))
+    layers, kinds = covariances.layers_and_kinds(ready)
+    assert kinds[0] == "q_proj" and layers == [0, 1]
+    fig = covariances.spectra_figure(ready, 1, "v_proj", 0.3)
+    assert "model.layers.1.self_attn.v_proj" in fig.layout.title.text
+    heat = covariances.heatmap_figure(ready, 0.9, 4, list(covariances.HEATMAP_METRICS)[0])
+    assert len(heat.data[0].y) == 2
+    for beta, rank in ((0.2, 4), (0.9, 2)):
+        out = subspace.update(ready, beta, rank, 1, "q_proj")
+        assert f"β = {beta:g}, rank {rank}" in out["summary"]
+    assert ready.statistics is stats
+    assert set(ready.sweeps) >= {4, 2}
+
+
+def test_tradeoff_shows_the_non_uniqueness_warning_and_angles(ready):
+    out = subspace.update(ready, 1.0, 4, 0, "o_proj")
+    assert any("not unique" in w for w in out["warnings"]) and "not unique" in out["summary"]
+    assert {t.name for t in out["angles"].data} == {"SC-LoRA vs pissa", "SC-LoRA vs milora"}
+    assert all(0 <= a <= 90 for t in out["angles"].data for a in t.y)
+    marker = [t for t in out["totals"].data if t.mode == "markers"]
+    assert list(marker[0].x) == [1.0]
+
+
+def test_covariances_can_be_stopped():
+    session = STORE.get(None)
+    data.load(session, MODEL, "math", "knowledge", SAMPLES, LENGTH, RECORDS)
+    calls = []
+
+    def progress(done, total, desc):
+        calls.append(done)
+        covariances.on_stop(session.key)
+
+    with pytest.raises(SCLoRAError, match="stopped"):
+        covariances.compute(session, progress)
+    assert calls == [1] and session.statistics is None
+
+
+def test_finetune_records_runs_table_and_plots(trained):
+    table, scatter = finetune.results(trained)
+    assert list(table.label) == ["lora lr=1e-03", "sclora β=0.5 lr=1e-03"]
+    assert (table.steps == 2).all()
+    assert {t.name for t in scatter.data} >= {"lora", "sclora", "base model"}
+    for run in trained.runs.values():
+        assert run.model is None and (run.path / "adapter" / "adapter_config.json").is_file()
+        assert run.path.is_relative_to(trained.folder)
+
+
+def test_stop_really_stops_a_finetune(ready):
+    session = STORE.get(None)
+    session.model_name, session.data, session.max_length = ready.model_name, ready.data, ready.max_length
+    session.statistics = ready.statistics
+    steps = []
+    for event, _ in finetune.run_plan(session, ["lora"], "", "1e-3", 50, 2, 2, 1):
+        if event[0] == "step":
+            steps.append(event[2].step)
+            finetune.on_stop(session.key)
+    run = session.runs["lora lr=1e-03"]
+    # The worker may finish the step it is in while the stop request travels: a step or two, never 50.
+    assert len(steps) <= 3 and run.metrics["steps"] == len(steps) and run.metrics["stopped_early"] is True
+
+
+def test_finetune_settings_are_checked(ready):
+    with pytest.raises(SCLoRAError, match="Unknown method"):
+        list(finetune.run_plan(ready, ["nope"], "", "1e-3", 2, 4, 4, 1))
+    with pytest.raises(SCLoRAError, match="Learning rates"):
+        list(finetune.run_plan(ready, ["lora"], "", "fast", 2, 4, 4, 1))
+    with pytest.raises(SCLoRAError, match="Load the data"):
+        list(finetune.run_plan(STORE.get(None), ["lora"], "", "1e-3", 2, 4, 4, 1))
+
+
+def test_generations_side_by_side(trained):
+    prompts = generations.heldout_prompts(trained)
+    assert len(prompts.splitlines()) == 2 * generations.HELDOUT_PER_SET
+    table = generations.generate_table(trained, "What is 2 + 2?\nName a colour.", list(trained.runs), 4)
+    assert list(table.columns) == ["prompt", "base", *trained.runs]
+    assert len(table) == 2
+    with pytest.raises(SCLoRAError, match="No run named"):
+        generations.generate_table(trained, "hi", ["ghost"], 4)
+
+
+def test_export_zips_adapter_record_and_plots(trained):
+    out = export.export(trained, "sclora β=0.5 lr=1e-03")
+    with zipfile.ZipFile(out["adapter"]) as z:
+        assert set(z.namelist()) == {"adapter_config.json", "adapter_model.safetensors"}
+    with zipfile.ZipFile(out["record"]) as z:
+        assert {"config.json", "metrics.json", "loss.csv", "generations.jsonl"} <= set(z.namelist())
+    with zipfile.ZipFile(out["plots"]) as z:
+        assert {"measured_tradeoff.html", "loss_curves.html"} <= set(z.namelist())
+    assert "PeftModel.from_pretrained" in out["snippet"] and "LoRA rank 8" in out["snippet"]  # residual: 2r, r = 4
+    with pytest.raises(SCLoRAError, match="No run named"):
+        export.export(trained, "ghost")
+
+
+def test_sessions_are_isolated_and_expire(tmp_path):
+    store = SessionStore(ttl_s=60, root=tmp_path)
+    a, b = store.get(None), store.get(None)
+    a.runs["x"] = object()
+    assert a.key != b.key and b.runs == {} and store.get(a.key) is a
+    a.last_used -= 120  # idle past the time-to-live
+    assert store.expire() == [a.key]
+    assert not a.folder.exists() and a.stop.is_set() and len(store) == 1
+    store.drop(b.key)
+    assert len(store) == 0
+
+
+def test_session_lock_serialises_sweeps(ready):
+    threads = [threading.Thread(target=covariances.sweep, args=(ready, 3, [0.1, 0.4])) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    table = ready.sweeps[3]
+    assert len(table) == 2 * len(ready.statistics.modules)  # each β computed once
