@@ -97,7 +97,7 @@ def refresh_choices(key):
 def build(state: gr.State) -> dict:
     teaching(INTRO, "intro-export")
     with gr.Row():
-        run = gr.Dropdown([], label="Run", elem_id="export-run")
+        run = gr.Dropdown([], label="Run", allow_custom_value=True, elem_id="export-run")
         button = gr.Button("Export", variant="primary", elem_id="export-button")
     with gr.Row():
         adapter = gr.File(label="Adapter (standard PEFT LoRA, zip)", elem_id="export-adapter")

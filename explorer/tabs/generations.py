@@ -82,7 +82,9 @@ def build(state: gr.State) -> dict:
                          "does he have?", lines=5, label="Prompts (one per line)", elem_id="gen-prompts")
     with gr.Row():
         fill = gr.Button("Use held-out prompts", elem_id="gen-fill")
-        runs = gr.CheckboxGroup([], label="Trained adapters", elem_id="gen-runs")
+        # A dropdown that takes any value: API callers name runs the browser has not been told about.
+        runs = gr.Dropdown([], multiselect=True, allow_custom_value=True, label="Trained adapters",
+                           elem_id="gen-runs")
         max_new = gr.Slider(1, 256, value=48, step=1, label="Max new tokens", elem_id="gen-max-new")
     button = gr.Button("Generate", variant="primary", elem_id="generate-button")
     table = gr.Dataframe(label="Answers side by side", wrap=True, elem_id="generations-table")
