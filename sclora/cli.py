@@ -210,8 +210,6 @@ def cmd_compare(args) -> None:
 def cmd_generate(args) -> None:
     """Greedy answers of the base model and of each adapter to the same prompts, as JSONL."""
     import json
-    import os
-    from pathlib import Path
 
     from .compare import adapter_label, read_prompts, side_by_side
     from .errors import check
@@ -226,14 +224,14 @@ def cmd_generate(args) -> None:
         adapters[label] = folder
     model, tokenizer = load_model(args.model, device=args.device)
     table = side_by_side(model, tokenizer, adapters, prompts, max_new_tokens=args.max_new_tokens)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for row in table.to_dict(orient="records"):
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, out)
-    print(f"{len(prompts)} prompts x {1 + len(adapters)} models -> {out}")
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            for row in table.to_dict(orient="records"):
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    _atomic(args.out, write)
+    print(f"{len(prompts)} prompts x {1 + len(adapters)} models -> {args.out}")
 
 
 def _tqdm_progress():
@@ -298,6 +296,7 @@ def cmd_subspace(args) -> None:
 
     check_beta_rank(args.beta, args.rank)
     stats = load_statistics(args.covariances)
+    check_beta_rank(args.beta, args.rank, min(m.d_out for m in stats.modules))  # before any warning is printed
     for note in subspace_warnings(stats, args.beta, args.rank):
         print(f"warning: {note}", file=sys.stderr)
     tensors = {}
@@ -428,7 +427,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except SCLoRAError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        from .data import DataValidationError
+
+        # One line; only a data file's problem list keeps its own lines (one per problem).
+        message = str(exc) if isinstance(exc, DataValidationError) else " ".join(str(exc).split())
+        print(f"error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

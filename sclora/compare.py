@@ -331,6 +331,8 @@ def load_adapter(base_model, folder: str | Path):
         folder = folder / "adapter"
     check((folder / "adapter_config.json").is_file(),
           f"{str(folder)!r} is not an adapter folder: it has no adapter_config.json.")
+    check((folder / "adapter_model.safetensors").is_file(), f"{str(folder)!r} has no adapter_model.safetensors "
+          "(pickled adapter_model.bin files are never loaded: they could run code).")
     try:
         return PeftModel.from_pretrained(copy.deepcopy(base_model), str(folder)).eval()
     except (ValueError, OSError, RuntimeError, KeyError) as exc:

