@@ -20,6 +20,7 @@ import json
 import math
 import os
 import tempfile
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -131,10 +132,14 @@ def _group_modules(model, targets: list[TargetModule], probe: list[int], device)
     modules = dict(model.named_modules())
     # Keep the input tensors alive during the probe, so that ids cannot be reused by the allocator.
     seen: dict[str, torch.Tensor] = {}
-    hooks = [
-        modules[t.name].register_forward_pre_hook(lambda mod, args, name=t.name: seen.__setitem__(name, args[0]))
-        for t in targets
-    ]
+    owner = threading.get_ident()
+
+    def record(name: str, x: torch.Tensor) -> None:
+        if _own_thread(owner):  # not a forward of another thread sharing the model
+            seen[name] = x
+
+    hooks = [modules[t.name].register_forward_pre_hook(lambda mod, args, name=t.name: record(name, args[0]))
+             for t in targets]
     try:
         with torch.no_grad():
             model(input_ids=torch.tensor([probe[:8]], device=device))
@@ -152,6 +157,11 @@ def _group_modules(model, targets: list[TargetModule], probe: list[int], device)
         output_cost = sum(m.d_out**2 for m in members)
         groups.append(Group(members[0].name, [m.name for m in members], "input" if input_cost <= output_cost else "output"))
     return groups
+
+
+def _own_thread(owner: int) -> bool:
+    """True when the hook fires in the thread that registered it."""
+    return threading.get_ident() == owner
 
 
 def fingerprint_ids(ids: list[list[int]]) -> str:
@@ -205,12 +215,15 @@ def collect_statistics(
     matrices: dict[str, dict[str, torch.Tensor]] = {}
     counts: dict[str, dict[str, int]] = {}
     was_training = model.training
+    owner = threading.get_ident()  # hooks count only the forwards this call runs (the app shares one model)
     model.eval()
     for side, ids in data.items():
         acc: dict[str, torch.Tensor] = {}
         mask_box: list[torch.Tensor] = []
 
         def accumulate(name: str, x: torch.Tensor, with_ones: bool) -> None:
+            if not _own_thread(owner):
+                return  # another thread using the same (shared) model: not our samples
             # x: (B, T, d) activations; padding rows are zeroed by the mask.
             mask = mask_box[0].unsqueeze(-1).to(torch.float64)  # (B, T, 1)
             x = x.to(torch.float64) * mask
