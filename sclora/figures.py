@@ -115,7 +115,8 @@ def module_heatmap(table: pd.DataFrame, value: str, title: str, colorbar: str | 
         z=grid.values.tolist(), x=[str(c) for c in grid.columns], y=[int(i) for i in grid.index],
         colorscale="Viridis", colorbar=dict(title=colorbar or value),
         hovertemplate="layer %{y}, %{x}<br>" + (colorbar or value) + " = %{z:.4f}<extra></extra>"))
-    fig.update_layout(**_LAYOUT, title=title, xaxis_title="module", yaxis_title="layer", height=460)
+    fig.update_layout(**_LAYOUT, title=title, xaxis_title="module", yaxis_title="layer", yaxis_dtick=1,
+                      height=max(300, 24 * len(grid) + 160))
     return fig
 
 
