@@ -1,0 +1,245 @@
+"""The app under several users: `python app.py --model tiny-llama` in a subprocess, driven by gradio_client.
+
+- 4 simultaneous sessions doing different things never see each other's data or runs, and one
+  session's bad upload or bad parameter is an error for that session only;
+- the queue is bounded (SCLORA_QUEUE_SIZE): extra work is refused, not piled up;
+- cancelling a running fine-tune keeps the session usable and keeps the run it was on;
+- session state has a time-to-live (SCLORA_SESSION_TTL): expired sessions' folders are deleted;
+- only uploaded files are read: a server path sent through the API is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from ._server import AppServer
+from ._util import BAD, ROOT
+
+METRIC = "e− (share of C− energy touched)"
+TTL_S = 3
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    """Two apps started side by side: 'main' (queue of 4) and 'ttl' (sessions live 3 s)."""
+    root = tmp_path_factory.mktemp("apps")
+    apps = {"main": AppServer(root / "main", SCLORA_QUEUE_SIZE="4", SCLORA_SESSION_TTL="900"),
+            "ttl": AppServer(root / "ttl", SCLORA_SESSION_TTL=str(TTL_S))}
+    try:
+        for app in apps.values():
+            app.wait_ready()
+        yield apps
+    finally:
+        for app in apps.values():
+            app.stop()
+
+
+def _load(client, ft="math", ft_file=None, pr="knowledge", pr_file=None, records=20):
+    """/load_data -> (summary, problems)."""
+    out = client.predict("tiny-llama", ft, ft_file, pr, pr_file, 8, 256, records, api_name="/load_data")
+    return out[0], out[1]
+
+
+def _labels(table) -> list[str]:
+    return [row[0] for row in table["data"]]
+
+
+def test_four_sessions_stay_apart(servers, tmp_path):
+    from gradio_client import handle_file
+
+    app = servers["main"]
+    upload = tmp_path / "zebra.jsonl"
+    upload.write_text("".join(json.dumps({"prompt": f"Zebra question {i}?", "response": f"Zebra answer {i}."}) + "\n"
+                              for i in range(12)))
+    results: dict[str, dict] = {name: {} for name in "ABCD"}
+    errors: dict[str, list[str]] = {name: [] for name in "ABCD"}
+    collected: list[str] = []
+    collected_all = threading.Event()  # set once A, B and C have their covariances
+
+    def covariances(name, c):
+        out = c.predict(None, None, 0.9 if name != "C" else 0.5, 4, METRIC, api_name="/covariances")
+        collected.append(name)
+        if len(collected) == 3:
+            collected_all.set()
+        return out
+
+    def expect_error(name, fragment, call):
+        try:
+            call()
+        except Exception as exc:  # gradio_client raises AppError with the gr.Error message
+            assert fragment in str(exc), str(exc)
+            errors[name].append(fragment)
+        else:
+            raise AssertionError(f"session {name}: no error for {fragment!r}")
+
+    def session_a(c):  # math + knowledge, LoRA
+        r = results["A"]
+        r["summary"], _ = _load(c)
+        r["cov"] = covariances("A", c)
+        r["ft"] = c.predict(["lora"], "0.5", "1e-3", 2, 4, 4, 1, api_name="/finetune")
+
+    def session_b(c):  # its own upload + safety, SC-LoRA, generations
+        r = results["B"]
+        r["summary"], _ = _load(c, ft="upload", ft_file=handle_file(str(upload)), pr="safety", records=12)
+        r["cov"] = covariances("B", c)
+        r["ft"] = c.predict(["sclora"], "0.5", "2e-3", 2, 4, 4, 1, api_name="/finetune")
+        r["gen"] = c.predict("Zebra?", _labels(r["ft"][2]), 4, api_name="/generate")
+
+    def session_c(c):  # pirate + knowledge, trade-off only; tries to reach the runs of A and B
+        r = results["C"]
+        r["summary"], _ = _load(c, ft="pirate", records=16)
+        r["cov"] = covariances("C", c)
+        r["tradeoff"] = c.predict(0.5, 4, 1, "q_proj", api_name="/tradeoff")
+        expect_error("C", "in this session", lambda: c.predict("lora lr=1e-03", api_name="/export"))
+        expect_error("C", "in this session", lambda: c.predict("hi", ["sclora β=0.5 lr=2e-03"], 4, api_name="/generate"))
+
+    def session_d(c):  # asks the base model while the others collect; bad upload and parameters; carries on
+        r = results["D"]
+        answers = []
+        while not collected_all.is_set() and len(answers) < 300:
+            answers.append(c.predict("What is 2 + 2?", 8, api_name="/answer"))
+        r["answers"] = answers
+        expect_error("D", "Load the data first", lambda: c.predict(None, None, 0.9, 4, METRIC, api_name="/covariances"))
+        summary, problems = _load(c, ft="upload", ft_file=handle_file(str(BAD / "chat_unknown_role.jsonl")))
+        r["bad_upload"] = (summary, problems)
+        expect_error("D", "Choose a file to upload", lambda: _load(c, ft="upload"))
+        r["summary"], _ = _load(c, pr="safety", records=12)
+        expect_error("D", "'abc' is not a number", lambda: c.predict(["lora"], "0.5", "abc", 2, 4, 4, 1,
+                                                                    api_name="/finetune"))
+        expect_error("D", "not in the list of choices", lambda: c.predict(["dora"], "0.5", "1e-3", 2, 4, 4, 1,
+                                                                          api_name="/finetune"))
+        r["cov"] = c.predict(None, None, 0.9, 4, METRIC, api_name="/covariances")
+
+    clients = {name: app.client() for name in "ABCD"}
+    failures: list[BaseException] = []
+
+    def run(fn, client):
+        try:
+            fn(client)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(fn, clients[name]))
+               for name, fn in zip("ABCD", (session_a, session_b, session_c, session_d))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not failures, failures
+
+    a, b, c, d = (results[n] for n in "ABCD")
+    # each session sees its own data
+    assert "`math`" in a["summary"] and "`knowledge`" in a["summary"]
+    assert "`zebra.jsonl`" in b["summary"] and "`safety`" in b["summary"]
+    assert "`pirate`" in c["summary"] and "`safety`" in d["summary"]
+    assert all("zebra" not in results[n]["summary"] for n in "ACD")
+    assert "8 + 8 samples" in a["cov"][0] and "8 + 8 samples" in c["cov"][0]
+    # ... and only its own runs
+    assert _labels(a["ft"][2]) == ["lora lr=1e-03"] and a["ft"][0].startswith("Done: 1 run(s)")
+    assert _labels(b["ft"][2]) == ["sclora β=0.5 lr=2e-03"] and b["ft"][0].startswith("Done: 1 run(s)")
+    assert b["gen"]["headers"] == ["prompt", "base", "sclora β=0.5 lr=2e-03"]
+    # errors went to the session that caused them, and that session carried on
+    assert errors["C"] == ["in this session", "in this session"]
+    assert errors["D"] == ["Load the data first", "Choose a file to upload", "'abc' is not a number",
+                           "not in the list of choices"]
+    assert d["bad_upload"][0] == "Data not loaded." and "chat_unknown_role.jsonl" in d["bad_upload"][1]
+    assert "unknown role" in d["bad_upload"][1] or "role" in d["bad_upload"][1]
+    assert len(d["answers"]) >= 2 and len(set(d["answers"])) == 1  # greedy, and the shared model never changed
+    assert "14 modules" in d["cov"][0]
+
+    # Statistics were not disturbed by the other sessions: a fresh session with A's data, alone, gets the same.
+    e = app.client()
+    _load(e)
+    alone = e.predict(None, None, 0.9, 4, METRIC, api_name="/covariances")
+    assert alone[3] == a["cov"][3] and alone[4] == a["cov"][4]  # spectra and heatmap figures
+
+
+def test_queue_is_bounded_and_cancel_keeps_the_session_usable(servers):
+    """One long fine-tune holds the heavy slot; of 8 more jobs at most 4 wait, the rest are refused.
+    Cancelling the fine-tune (what Stop does) keeps the session usable and keeps the run."""
+    from gradio_client.utils import Status
+
+    app = servers["main"]
+    owner = app.client()
+    _load(owner)
+    long_job = owner.submit(["lora"], "0.5", "1e-3", 500, 4, 8, 1, api_name="/finetune")
+    deadline = time.monotonic() + 120
+    while long_job.status().code not in (Status.ITERATING, Status.PROCESSING) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    others = [app.client() for _ in range(8)]
+    jobs = [c.submit("tiny-llama", "math", None, "knowledge", None, 8, 256, 12, api_name="/load_data") for c in others]
+    refused, finished = 0, 0
+    time.sleep(2)
+    long_job.cancel()
+    for job in jobs:
+        try:
+            summary = job.result(timeout=180)[0]
+            assert "`math`" in summary
+            finished += 1
+        except Exception as exc:  # the queue's refusal
+            assert "queue" in str(exc).lower() and "full" in str(exc).lower(), str(exc)
+            refused += 1
+    assert finished + refused == 8
+    assert 1 <= finished <= 5 and refused >= 3, (finished, refused)  # 4 waiting (+1 if the slot freed early)
+
+    # The cancelled fine-tune: the session still works, and the interrupted run was kept.
+    status, _, table, _ = owner.predict(["lora"], "0.5", "2e-3", 2, 4, 4, 1, api_name="/finetune")
+    labels = _labels(table)
+    assert "lora lr=2e-03" in labels and status.startswith("Done: ")
+    if len(labels) == 2:  # the run it was on when cancelled, marked as stopped early
+        assert labels[0] == "lora lr=1e-03"
+        steps = table["headers"].index("steps")
+        assert table["data"][0][steps] < 500
+
+
+def test_sessions_expire_and_their_folders_go(servers):
+    app = servers["ttl"]
+    before = app.rss_mib()
+    clients = [app.client() for _ in range(3)]
+    for c in clients:
+        _load(c, records=12)
+    assert len(app.session_folders()) == 3
+    peak = app.rss_mib()
+    deadline = time.monotonic() + TTL_S + 15
+    while app.session_folders() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert app.session_folders() == []
+    after = app.rss_mib()
+    print(f"server RSS: start {before:.0f} MiB, 3 sessions {peak:.0f} MiB, after expiry {after:.0f} MiB")
+    # An expired session starts afresh: its data is gone, not someone else's.
+    with pytest.raises(Exception, match="Load the data first"):
+        clients[0].predict(None, None, 0.9, 4, METRIC, api_name="/covariances")
+
+
+def _raw_call(url: str, api: str, data: list) -> str:
+    """POST to the queue API directly (no client-side upload) and return the event stream."""
+    request = urllib.request.Request(f"{url}gradio_api/call/{api}", data=json.dumps({"data": data}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    event_id = json.load(urllib.request.urlopen(request, timeout=30))["event_id"]
+    return urllib.request.urlopen(f"{url}gradio_api/call/{api}/{event_id}", timeout=60).read().decode()
+
+
+@pytest.mark.parametrize("path", ["tests/data/good/chat.jsonl", str(ROOT / "assets" / "data" / "math.jsonl"),
+                                  "../../etc/passwd"], ids=["relative", "absolute", "traversal"])
+def test_only_uploaded_files_are_read(servers, path):
+    """A path on the server that was not uploaded is refused (gradio checks its upload folder)."""
+    app = servers["main"]
+    stream = _raw_call(app.url, "load_data", ["tiny-llama", "upload", {"path": path, "meta": {"_type": "gradio.FileData"}},
+                                               "knowledge", None, 8, 256, 20])
+    assert stream.startswith("event: error"), stream[:300]
+    assert "chat.jsonl" not in stream and "records" not in stream
+
+
+def test_oversized_upload_is_refused(servers, tmp_path):
+    from gradio_client import handle_file
+
+    big = tmp_path / "big.jsonl"
+    with open(big, "wb") as f:
+        f.truncate(21 * 2**20)
+    with pytest.raises(Exception):
+        _load(servers["main"].client(), ft="upload", ft_file=handle_file(str(big)))

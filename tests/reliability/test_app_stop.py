@@ -1,0 +1,56 @@
+"""Stop, in-process through the tab handlers: the session stays usable and keeps what was finished."""
+
+from __future__ import annotations
+
+import warnings
+import zipfile
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def session():
+    from explorer import engine
+    from explorer.session import STORE
+    from explorer.tabs import data
+
+    engine.set_default_model("tiny-llama")
+    warnings.filterwarnings("ignore", category=UserWarning)
+    s = STORE.get(None)
+    data.load(s, "tiny-llama", "math", "knowledge", 8, 256, 20)
+    yield s
+    STORE.drop(s.key)
+
+
+def test_stop_during_covariances_then_compute_again(session):
+    from explorer.tabs import covariances
+    from sclora.statistics import StoppedError
+
+    def progress(done, total, desc):
+        covariances.on_stop(session.key)  # the Stop button, pressed during the first batch
+
+    with pytest.raises(StoppedError):
+        covariances.compute(session, progress)
+    assert session.statistics is None
+    status = covariances.compute(session)
+    assert status.startswith("14 modules, 8 + 8 samples") and session.statistics is not None
+    assert not session.stop.is_set()  # the new job has its own, unset, stop flag
+
+
+def test_stop_during_a_finetune_keeps_finished_runs(session):
+    from explorer.tabs import export, finetune
+
+    kinds = []
+    for event, _ in finetune.run_plan(session, ["lora"], "", "1e-3, 2e-3", 12, 2, 2, 1):
+        kinds.append(event[0])
+        if event[0] == "step" and kinds.count("run") == 1:  # the second run has started
+            finetune.on_stop(session.key)
+    first, second = session.runs["lora lr=1e-03"], session.runs["lora lr=2e-03"]
+    assert first.metrics["steps"] == 12 and not first.metrics["stopped_early"]
+    assert second.metrics["stopped_early"] and second.metrics["steps"] < 12
+    # The finished run exports; a new fine-tune in the same session runs to the end.
+    out = export.export(session, "lora lr=1e-03")
+    with zipfile.ZipFile(out["adapter"]) as zf:
+        assert sorted(zf.namelist()) == ["adapter_config.json", "adapter_model.safetensors"]
+    events = [e[0] for e, _ in finetune.run_plan(session, ["lora"], "", "3e-3", 2, 2, 2, 1)]
+    assert events.count("run") == 1 and session.runs["lora lr=3e-03"].metrics["steps"] == 2
