@@ -254,7 +254,12 @@ def collect_statistics(
                 batch = [ids[i] for i in order[start : start + batch_size]]
                 input_ids, mask = _pad_batch(batch, pad_token_id, device)
                 mask_box[:] = [mask]
-                model(input_ids=input_ids, attention_mask=mask, use_cache=False)
+                try:
+                    model(input_ids=input_ids, attention_mask=mask, use_cache=False)
+                except torch.OutOfMemoryError as exc:  # a user-fixable setting, not a crash
+                    raise SCLoRAError(f"Out of memory on {device} while collecting the {side} statistics with "
+                                      f"batch_size={batch_size} (samples up to {input_ids.shape[1]} tokens): lower the "
+                                      "batch size or the maximum length.") from exc
                 n_tokens += int(mask.sum())
                 done += 1
                 if progress is not None:

@@ -254,10 +254,16 @@ def finetune(peft_model, train, *, steps: int | None = None, epochs: float | Non
                 ids, mask, lab = pad_batch([train.input_ids[i] for i in chunk], [train.labels[i] for i in chunk],
                                            pad_id)
                 ids, mask, lab = ids.to(device), mask.to(device), lab.to(device)
-                with autocast_context(device):
-                    loss_sum, _ = token_loss_sum(peft_model, ids, mask, lab)
-                loss = loss_sum / max(1, n_tokens)
-                loss.backward()
+                try:
+                    with autocast_context(device):
+                        loss_sum, _ = token_loss_sum(peft_model, ids, mask, lab)
+                    loss = loss_sum / max(1, n_tokens)
+                    loss.backward()
+                except torch.OutOfMemoryError as exc:  # before the update: the adapter so far stays usable
+                    optimizer.zero_grad(set_to_none=True)
+                    raise SCLoRAError(f"Out of memory on {device} at step {step + 1} with batch_size={batch_size} "
+                                      f"(samples up to {ids.shape[1]} tokens): lower the batch size (use grad_accum "
+                                      "for the same effective batch) or the maximum length.") from exc
                 step_loss += loss.item()
             if not math.isfinite(step_loss):  # stop before the update, so the adapter stays usable
                 optimizer.zero_grad(set_to_none=True)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -56,13 +58,6 @@ class AppServer:
         """One folder per live session (explorer.session.SessionStore under the server's TMPDIR)."""
         return sorted(p for root in self.tmp.glob("sclora-sessions-*") for p in root.iterdir() if p.is_dir())
 
-    def rss_mib(self) -> float:
-        """Resident memory of the server process (Linux)."""
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
-
     def client(self):
         from gradio_client import Client
 
@@ -76,3 +71,22 @@ class AppServer:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+
+
+# The app of test_app_sessions.py, started once per test run (see conftest.py: it boots while other tests run).
+_STARTED: dict[str, AppServer] = {}
+
+
+def start_app() -> AppServer:
+    """``app.py --model tiny-llama`` with a queue of 4, started once and not waited for."""
+    if not _STARTED:
+        root = Path(tempfile.mkdtemp(prefix="sclora-reliability-app-"))
+        _STARTED["main"] = AppServer(root, SCLORA_QUEUE_SIZE="4", SCLORA_SESSION_TTL="900")
+    return _STARTED["main"]
+
+
+def stop_app() -> None:
+    for app in _STARTED.values():
+        app.stop()
+        shutil.rmtree(app.tmp, ignore_errors=True)
+    _STARTED.clear()

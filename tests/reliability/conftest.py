@@ -12,6 +12,25 @@ from ._util import CliResult
 
 torch.set_num_threads(1)  # the machine is shared; tiny models gain nothing from more threads
 
+APP_TESTS = "test_app_sessions.py"
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """When the app tests are selected: start their server now and run those tests last, so the
+    server boots (about 15 s of CPU) while the other tests run."""
+    app_items = [item for item in items if item.path.name == APP_TESTS]
+    if app_items:
+        from ._server import start_app
+
+        start_app()
+        items[:] = [item for item in items if item.path.name != APP_TESTS] + app_items
+
+
+def pytest_sessionfinish(session, exitstatus):
+    from ._server import stop_app
+
+    stop_app()
+
 
 @pytest.fixture
 def cli(capsys):

@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from ._server import AppServer
+from ._server import free_port, start_app, stop_app
 from ._util import BAD, ROOT
 
 METRIC = "e− (share of C− energy touched)"
@@ -25,18 +25,11 @@ TTL_S = 3
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    """Two apps started side by side: 'main' (queue of 4) and 'ttl' (sessions live 3 s)."""
-    root = tmp_path_factory.mktemp("apps")
-    apps = {"main": AppServer(root / "main", SCLORA_QUEUE_SIZE="4", SCLORA_SESSION_TTL="900"),
-            "ttl": AppServer(root / "ttl", SCLORA_SESSION_TTL=str(TTL_S))}
-    try:
-        for app in apps.values():
-            app.wait_ready()
-        yield apps
-    finally:
-        for app in apps.values():
-            app.stop()
+def app():
+    """`python app.py --model tiny-llama` in a subprocess, with a queue of 4 (started early: see conftest.py)."""
+    server = start_app().wait_ready()
+    yield server
+    stop_app()
 
 
 def _load(client, ft="math", ft_file=None, pr="knowledge", pr_file=None, records=20):
@@ -49,10 +42,9 @@ def _labels(table) -> list[str]:
     return [row[0] for row in table["data"]]
 
 
-def test_four_sessions_stay_apart(servers, tmp_path):
+def test_four_sessions_stay_apart(app, tmp_path):
     from gradio_client import handle_file
 
-    app = servers["main"]
     upload = tmp_path / "zebra.jsonl"
     upload.write_text("".join(json.dumps({"prompt": f"Zebra question {i}?", "response": f"Zebra answer {i}."}) + "\n"
                               for i in range(12)))
@@ -159,12 +151,11 @@ def test_four_sessions_stay_apart(servers, tmp_path):
     assert alone[3] == a["cov"][3] and alone[4] == a["cov"][4]  # spectra and heatmap figures
 
 
-def test_queue_is_bounded_and_cancel_keeps_the_session_usable(servers):
+def test_queue_is_bounded_and_cancel_keeps_the_session_usable(app):
     """One long fine-tune holds the heavy slot; of 8 more jobs at most 4 wait, the rest are refused.
     Cancelling the fine-tune (what Stop does) keeps the session usable and keeps the run."""
     from gradio_client.utils import Status
 
-    app = servers["main"]
     owner = app.client()
     _load(owner)
     long_job = owner.submit(["lora"], "0.5", "1e-3", 500, 4, 8, 1, api_name="/finetune")
@@ -197,23 +188,35 @@ def test_queue_is_bounded_and_cancel_keeps_the_session_usable(servers):
         assert table["data"][0][steps] < 500
 
 
-def test_sessions_expire_and_their_folders_go(servers):
-    app = servers["ttl"]
-    before = app.rss_mib()
-    clients = [app.client() for _ in range(3)]
-    for c in clients:
-        _load(c, records=12)
-    assert len(app.session_folders()) == 3
-    peak = app.rss_mib()
-    deadline = time.monotonic() + TTL_S + 15
-    while app.session_folders() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert app.session_folders() == []
-    after = app.rss_mib()
-    print(f"server RSS: start {before:.0f} MiB, 3 sessions {peak:.0f} MiB, after expiry {after:.0f} MiB")
-    # An expired session starts afresh: its data is gone, not someone else's.
-    with pytest.raises(Exception, match="Load the data first"):
-        clients[0].predict(None, None, 0.9, 4, METRIC, api_name="/covariances")
+def test_sessions_expire_and_their_folders_go(monkeypatch):
+    """gr.State's time-to-live drops a session (its data, statistics, runs and folder) TTL seconds after
+    its last data load. In-process (SESSION_TTL_S patched), to spare a second server start."""
+    import explorer.app as explorer_app
+    from explorer.session import STORE
+    from gradio_client import Client
+
+    monkeypatch.setattr(explorer_app, "SESSION_TTL_S", TTL_S)
+    demo = explorer_app.build_app("tiny-llama")
+    demo.queue(max_size=8)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        before = set(STORE.root.iterdir())
+        clients = [Client(f"http://127.0.0.1:{port}/", verbose=False) for _ in range(3)]
+        for c in clients:
+            _load(c, records=12)
+        mine = set(STORE.root.iterdir()) - before
+        assert len(mine) == 3
+        deadline = time.monotonic() + TTL_S + 15
+        while any(p.exists() for p in mine) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not any(p.exists() for p in mine)
+        assert not {p.name for p in mine} & set(STORE._sessions)
+        # An expired session starts afresh: its data is gone, not replaced by someone else's.
+        with pytest.raises(Exception, match="Load the data first"):
+            clients[0].predict(None, None, 0.9, 4, METRIC, api_name="/covariances")
+    finally:
+        demo.close()
 
 
 def _raw_call(url: str, api: str, data: list) -> str:
@@ -226,20 +229,19 @@ def _raw_call(url: str, api: str, data: list) -> str:
 
 @pytest.mark.parametrize("path", ["tests/data/good/chat.jsonl", str(ROOT / "assets" / "data" / "math.jsonl"),
                                   "../../etc/passwd"], ids=["relative", "absolute", "traversal"])
-def test_only_uploaded_files_are_read(servers, path):
+def test_only_uploaded_files_are_read(app, path):
     """A path on the server that was not uploaded is refused (gradio checks its upload folder)."""
-    app = servers["main"]
     stream = _raw_call(app.url, "load_data", ["tiny-llama", "upload", {"path": path, "meta": {"_type": "gradio.FileData"}},
                                                "knowledge", None, 8, 256, 20])
     assert stream.startswith("event: error"), stream[:300]
     assert "chat.jsonl" not in stream and "records" not in stream
 
 
-def test_oversized_upload_is_refused(servers, tmp_path):
+def test_oversized_upload_is_refused(app, tmp_path):
     from gradio_client import handle_file
 
     big = tmp_path / "big.jsonl"
     with open(big, "wb") as f:
         f.truncate(21 * 2**20)
     with pytest.raises(Exception):
-        _load(servers["main"].client(), ft="upload", ft_file=handle_file(str(big)))
+        _load(app.client(), ft="upload", ft_file=handle_file(str(big)))

@@ -452,3 +452,59 @@ def test_cli_process_exits_2_without_traceback(argv, tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stderr.startswith("error: ")
+
+
+# --------------------------------------------------------------------------- out of memory (simulated)
+
+
+def _oom_above(model, max_batch: int):
+    """Make the first MLP raise CUDA's out-of-memory error for batches larger than ``max_batch``."""
+    mlp = model.model.layers[0].mlp
+    real = mlp.forward
+
+    def forward(x, *args, **kwargs):
+        if x.shape[0] > max_batch:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        return real(x, *args, **kwargs)
+
+    mlp.forward = forward
+    return model
+
+
+def test_out_of_memory_in_statistics_is_reported_and_not_fatal(tiny):
+    from sclora.statistics import collect_statistics
+
+    model = _oom_above(copy.deepcopy(tiny[0]), 2)
+    ids = [[5, 6, 7, 8] * 3] * 6
+    with pytest.raises(SCLoRAError, match="Out of memory on cpu while collecting the finetune statistics with "
+                                          "batch_size=4.*lower the batch size"):
+        collect_statistics(model, ids, ids, batch_size=4)
+    assert not model.model.layers[0].mlp.down_proj._forward_hooks  # hooks removed: the model is clean
+    stats = collect_statistics(model, ids, ids, batch_size=2)  # a smaller batch then works
+    assert stats.counts["finetune"]["samples"] == 6
+
+
+def test_out_of_memory_in_training_is_reported_and_keeps_the_adapter(tiny):
+    from sclora.inits import init_adapters
+    from sclora.train import finetune
+
+    model = _oom_above(copy.deepcopy(tiny[0]), 2)
+    peft = init_adapters(model, "lora", rank=2)
+    with pytest.raises(SCLoRAError, match="Out of memory on cpu at step 1 with batch_size=4"):
+        finetune(peft, _tokenized(tiny), steps=2, batch_size=4)
+    assert all(p.grad is None for p in peft.parameters() if p.requires_grad)
+    result = finetune(peft, _tokenized(tiny), steps=2, batch_size=2)
+    assert result.steps_done == 2 and all(math.isfinite(x) for x in result.losses)
+
+
+def test_cli_out_of_memory_is_one_line(cli, cli_paths, monkeypatch):
+    """`covariances` with a batch too large for the device: exit 2, one line, nothing written."""
+    import sclora.models
+
+    real = sclora.models.load_model
+    monkeypatch.setattr(sclora.models, "load_model", lambda *a, **k: (lambda m, t: (_oom_above(m, 1), t))(*real(*a, **k)))
+    out = cli_paths["tmp"] / "c.safetensors"
+    result = cli("covariances", "--model", "tiny-llama", "--finetune", cli_paths["ft"], "--preserve", cli_paths["pr"],
+                 "--max-samples", "4", "--max-length", "256", "--batch-size", "4", "--out", out)
+    assert_one_line_error(result, "Out of memory", "batch_size=4")
+    assert not out.exists()
