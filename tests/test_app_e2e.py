@@ -38,7 +38,7 @@ def client():
 
 def test_named_endpoints_exist(client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert {"/load_data", "/covariances", "/tradeoff", "/finetune", "/generate", "/export"} <= set(endpoints)
+    assert {"/load_data", "/covariances", "/heatmap", "/tradeoff", "/finetune", "/generate", "/export"} <= set(endpoints)
 
 
 def test_walkthrough(client):
@@ -48,6 +48,8 @@ def test_walkthrough(client):
     status, layer, kind, spectra, heatmap = client.predict(None, None, 0.9, 4, METRIC, api_name="/covariances")
     assert "14 modules, 8 + 8 samples" in status
     assert spectra is not None and heatmap is not None
+    heatmap = client.predict(0.9, 4, METRIC, api_name="/heatmap")
+    assert heatmap is not None and "rank 4" in str(heatmap)
 
     summary, totals, per_layer, angles = client.predict(0.7, 4, 1, "q_proj", api_name="/tradeoff")
     assert "At β = 0.7, rank 4" in summary and "not unique" in summary

@@ -134,9 +134,13 @@ def on_compute(key, layer, kind, beta, rank, metric, progress=gr.Progress()):
         layers, kinds = layers_and_kinds(session)
         layer = int(layer) if layer is not None and int(layer) in layers else layers[len(layers) // 2]
         kind = kind if kind in kinds else kinds[0]
-        figs = spectra_figure(session, layer, kind, beta), heatmap_figure(session, beta, rank, metric)
+        spectra_fig = spectra_figure(session, layer, kind, beta)
+        # The heatmap needs an eigensolve per module (minutes for the bundled model's 210 modules on a
+        # busy CPU), so it is drawn on request; the β sweep starts in the background meanwhile.
+        heatmap = figures.empty_figure("Click 'Draw heatmap' (one eigensolve per module)")
         precompute_sweep(session)
-        return (status, gr.update(choices=layers, value=layer), gr.update(choices=kinds, value=kind)) + figs
+        return (status, gr.update(choices=layers, value=layer), gr.update(choices=kinds, value=kind),
+                spectra_fig, heatmap)
     except StoppedError as exc:
         gr.Warning(str(exc))
         return (str(exc), gr.skip(), gr.skip(), gr.skip(), gr.skip())
@@ -184,6 +188,7 @@ def build(state: gr.State) -> dict:
         rank = gr.Slider(1, 128, value=8, step=1, label="Rank r for the heatmap", elem_id="heatmap-rank")
         metric = gr.Dropdown(list(HEATMAP_METRICS), value=list(HEATMAP_METRICS)[0], label="Heatmap value",
                              elem_id="heatmap-metric")
+        heatmap_button = gr.Button("Draw heatmap", elem_id="heatmap-button")
     heatmap = gr.Plot(label="Layer × module", elem_id="heatmap-plot")
 
     event = button.click(on_compute, [state, layer, kind, beta, rank, metric],
@@ -193,6 +198,7 @@ def build(state: gr.State) -> dict:
     for trigger in (layer.input, kind.input):
         trigger(on_spectra, [state, layer, kind, beta], spectra_plot, api_visibility="private")
     beta.release(on_spectra, [state, layer, kind, beta], spectra_plot, api_visibility="private")
-    for trigger in (beta.release, rank.release, metric.change):
+    heatmap_button.click(on_heatmap, [state, beta, rank, metric], heatmap, api_name="heatmap")
+    for trigger in (rank.release, metric.input):
         trigger(on_heatmap, [state, beta, rank, metric], heatmap, api_visibility="private")
     return {"event": event}

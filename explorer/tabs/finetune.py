@@ -222,7 +222,8 @@ def on_stop(key):
     session = session_for(key)
     session.stop.set()
     table, scatter = results(session)
-    return "Stop requested: the current run ends after this step and is still evaluated.", table, scatter
+    return ("Stop requested: the step in progress finishes; a run already training is still evaluated and kept "
+            "(press 'Refresh results' in a moment). Statistics being collected are dropped."), table, scatter
 
 
 def build(state: gr.State) -> dict:
