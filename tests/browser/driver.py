@@ -44,7 +44,13 @@ IGNORED_EXTERNAL = [
 
 
 def find_chromium() -> str | None:
-    """The path of Debian's chromium, or None when it is not installed."""
+    """The path of Debian's chromium, or None when it is not installed.
+
+    ``SCLORA_CHROMIUM`` names another binary (an empty or missing path means: no browser).
+    """
+    if "SCLORA_CHROMIUM" in os.environ:
+        path = os.environ["SCLORA_CHROMIUM"]
+        return path if path and os.access(path, os.X_OK) else None
     for path in [shutil.which("chromium"), *CHROMIUM_PATHS]:
         if path and os.access(path, os.X_OK):
             return path
