@@ -71,6 +71,7 @@ def check_model_name(name: str) -> str:
         return models.BUNDLED
     if name in models.TINY_ARCHITECTURES or name == _default_model:
         return name
+    check("://" not in name, f"Model {name!r} is a URL; URLs are not accepted: give a hub id of the form owner/name.")
     looks_local = os.path.sep in name and not models.HUB_ID_PATTERN.match(name) or name.startswith((".", "~"))
     if looks_local or os.path.isdir(name):
         check(local_models_allowed(), f"Model {name!r} looks like a local folder; local folders are allowed only "

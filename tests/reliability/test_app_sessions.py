@@ -245,3 +245,45 @@ def test_oversized_upload_is_refused(app, tmp_path):
         f.truncate(21 * 2**20)
     with pytest.raises(Exception):
         _load(app.client(), ft="upload", ft_file=handle_file(str(big)))
+
+
+APP_BAD_INPUTS = {
+    # id: (endpoint, arguments, fragment of the error the session gets)
+    "model-path-traversal": ("/load_data", ["../../etc", "math", None, "knowledge", None, 8, 256, 12], "local folder"),
+    "model-url": ("/load_data", ["https://example.com/owner/model", "math", None, "knowledge", None, 8, 256, 12],
+                  "URLs are not accepted"),
+    "model-shell-text": ("/load_data", ["owner/name;rm -rf ~", "math", None, "knowledge", None, 8, 256, 12],
+                         "SCLORA_ALLOW_LOCAL_MODELS"),
+    "unknown-bundled-set": ("/load_data", ["tiny-llama", "/etc/passwd", None, "knowledge", None, 8, 256, 12],
+                            "not in the list of choices"),
+    "tradeoff-beta-above-1": ("/tradeoff", [1.5, 4, 1, "q_proj"], "1.5"),
+    "tradeoff-rank-above-d_out": ("/tradeoff", [0.5, 128, 1, "q_proj"], "rank 128"),
+    "finetune-steps-0": ("/finetune", [["lora"], "0.5", "1e-3", 0, 4, 4, 1], "0"),
+    "finetune-no-methods": ("/finetune", [[], "0.5", "1e-3", 2, 4, 4, 1], "'methods' is empty"),
+    "finetune-lr-nan": ("/finetune", [["lora"], "0.5", "nan", 2, 4, 4, 1], "finite"),
+    "finetune-lr-empty": ("/finetune", [["lora"], "0.5", " , ", 2, 4, 4, 1], "at least one"),
+    "finetune-beta-above-1": ("/finetune", [["sclora"], "1.5", "1e-3", 2, 4, 4, 1], "between 0 and 1"),
+    "finetune-rank-too-large-for-pissa": ("/finetune", [["pissa"], "0.5", "1e-3", 2, 128, 4, 1], "too large"),
+    "generate-no-prompt": ("/generate", ["  \n ", [], 4], "at least one prompt"),
+    "generate-too-many-prompts": ("/generate", ["\n".join(f"q{i}" for i in range(33)), [], 4], "At most 32 prompts"),
+    "answer-empty-prompt": ("/answer", ["   ", 8], "non-empty"),
+}
+
+
+@pytest.fixture(scope="module")
+def loaded(app):
+    """One session with data and statistics, shared by the bad-input cases (each must leave it usable)."""
+    client = app.client()
+    _load(client, records=12)
+    client.predict(None, None, 0.9, 4, METRIC, api_name="/covariances")
+    return client
+
+
+@pytest.mark.parametrize("case", sorted(APP_BAD_INPUTS))
+def test_app_bad_input_is_an_error_for_that_session(loaded, case):
+    endpoint, args, fragment = APP_BAD_INPUTS[case]
+    with pytest.raises(Exception) as info:
+        loaded.predict(*args, api_name=endpoint)
+    assert fragment in str(info.value), str(info.value)
+    summary, *_ = loaded.predict(0.5, 4, 1, "q_proj", api_name="/tradeoff")  # the session still works
+    assert "rank 4" in summary
