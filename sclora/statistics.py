@@ -10,6 +10,11 @@ smaller: the shared (d_in+1)² input statistic, or every member's d_out² output
 (e.g. ``down_proj``, whose input is wider than its output). Output covariances are then derived
 exactly on demand (``Statistics.output_covariance``). Everything accumulates in float64.
 
+With N samples a per-sample statistic has rank ≤ N. When N is at most the stored width d, we keep
+the N token-summed vectors themselves (a factor F with C = FᵀF, N × d, never larger than the d × d
+covariance, so memory stays bounded whatever N): the β solves then work in a space of dimension
+≤ N+ + N− (see ``sclora.subspace``), which is what makes the trade-off interactive.
+
 ``aggregate="token"`` is an explicit extension: per-token outer products averaged over tokens.
 """
 
@@ -33,7 +38,7 @@ from .modules import TargetModule, find_target_modules, weight_matrix
 
 SIDES = ("finetune", "preserve")
 AGGREGATES = ("sample", "token")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: statistics of few samples stored as factors
 
 Progress = Callable[[int, int, str], None]
 
@@ -56,9 +61,11 @@ class Statistics:
     modules: list[TargetModule]
     groups: list[Group]
     # side -> tensor name -> float64 matrix. Names: "<group key>" for input side, "<module>" for output side.
+    # Each is a covariance C (d × d) or, for the names in ``factored[side]``, a factor F (N × d), C = FᵀF.
     matrices: dict[str, dict[str, torch.Tensor]]
     counts: dict[str, dict[str, int]]           # side -> {"samples": N, "tokens": T}
     fingerprints: dict[str, str] = field(default_factory=dict)  # side -> data fingerprint
+    factored: dict[str, list[str]] = field(default_factory=lambda: {side: [] for side in SIDES})
     _model: object | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ lookups
@@ -91,19 +98,35 @@ class Statistics:
         b = module.bias.detach().to("cpu", torch.float64) if module.bias is not None else torch.zeros(w.shape[0], dtype=torch.float64)
         return torch.cat([w, b[:, None]], dim=1)
 
+    def factor(self, key: str, side: str) -> torch.Tensor | None:
+        """F (N × d) with C = FᵀF when the statistic ``key`` is stored as samples, else None."""
+        return self.matrices[side][key] if key in self.factored[side] else None
+
+    def _covariance(self, key: str, side: str) -> torch.Tensor:
+        f = self.factor(key, side)
+        return f.T @ f if f is not None else self.matrices[side][key]
+
     def input_covariance(self, name: str, side: str) -> torch.Tensor | None:
         """The shared (d_in+1)² statistic of the module's input, when that side is stored."""
         group = self.group_of(name)
-        return self.matrices[side][group.key] if group.stored == "input" else None
+        return self._covariance(group.key, side) if group.stored == "input" else None
+
+    def output_factor(self, name: str, side: str) -> torch.Tensor | None:
+        """Y (N × d_out) with C_out = YᵀY, when the statistic is stored as samples, else None."""
+        group = self.group_of(name)
+        f = self.factor(group.key if group.stored == "input" else name, side)
+        if f is None or group.stored == "output":
+            return f
+        return f @ self.augmented_weight(name).T
 
     def output_covariance(self, name: str, side: str) -> torch.Tensor:
         """C± of the module's outputs, (d_out, d_out) float64, exact."""
         check(side in SIDES, f"side must be one of {SIDES}, got {side!r}.")
         group = self.group_of(name)
         if group.stored == "output":
-            return self.matrices[side][name]
+            return self._covariance(name, side)
         w = self.augmented_weight(name)
-        return w @ self.matrices[side][group.key] @ w.T
+        return w @ self._covariance(group.key, side) @ w.T
 
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for side in self.matrices.values() for t in side.values())
@@ -213,6 +236,7 @@ def collect_statistics(
     total_batches = sum(math.ceil(len(ids) / batch_size) for ids in data.values())
     done = 0
     matrices: dict[str, dict[str, torch.Tensor]] = {}
+    factored: dict[str, list[str]] = {}
     counts: dict[str, dict[str, int]] = {}
     was_training = model.training
     owner = threading.get_ident()  # hooks count only the forwards this call runs (the app shares one model)
@@ -233,7 +257,10 @@ def collect_statistics(
                 u = x.sum(dim=1)  # (B, d): token-summed per sample
             else:
                 u = x.reshape(-1, x.shape[-1])  # (B*T, d); padded rows are zero
-            acc[name] = acc.get(name, 0) + u.T @ u
+            if aggregate == "sample" and len(ids) <= u.shape[1]:
+                acc.setdefault(name, []).append(u)  # low rank: keep the samples (N × d ≤ d × d)
+            else:
+                acc[name] = acc.get(name, 0) + u.T @ u
 
         hooks = []
         for g in groups:
@@ -268,7 +295,13 @@ def collect_statistics(
             for h in hooks:
                 h.remove()
         norm = len(ids) if aggregate == "sample" else n_tokens
-        matrices[side] = {k: (v / norm).cpu() for k, v in acc.items()}
+        matrices[side], factored[side] = {}, []
+        for key, value in acc.items():
+            if isinstance(value, list):  # samples, in length order: F = U / sqrt(N), so FᵀF = C
+                matrices[side][key] = (torch.cat(value) / math.sqrt(norm)).cpu()
+                factored[side].append(key)
+            else:
+                matrices[side][key] = (value / norm).cpu()
         counts[side] = {"samples": len(ids), "tokens": n_tokens}
     model.train(was_training)
 
@@ -280,6 +313,7 @@ def collect_statistics(
         matrices=matrices,
         counts=counts,
         fingerprints=fingerprints or {side: fingerprint_ids(ids) for side, ids in data.items()},
+        factored=factored,
     )
     stats.attach_model(model)
     for side in SIDES:
@@ -311,6 +345,7 @@ def save_statistics(stats: Statistics, path: str | os.PathLike) -> Path:
         "groups": [asdict(g) for g in stats.groups],
         "counts": stats.counts,
         "fingerprints": stats.fingerprints,
+        "factored": stats.factored,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
@@ -350,6 +385,7 @@ def load_statistics(path: str | os.PathLike, model=None) -> Statistics:
             matrices=matrices,
             counts=meta["counts"],
             fingerprints=meta["fingerprints"],
+            factored=meta["factored"],
         )
     except (KeyError, TypeError, ValueError) as exc:  # metadata or tensor names not as save_statistics writes them
         raise SCLoRAError(f"{str(path)!r} is damaged: its metadata or tensor names are incomplete ({exc!r}).") from exc

@@ -60,9 +60,21 @@ class ReducedCovariances:
 
 
 def reduce_covariances(stats: Statistics, name: str) -> ReducedCovariances:
-    """The module's C+ and C− in the smallest exact basis (see the module docstring)."""
+    """The module's C+ and C− in the smallest exact basis (see the module docstring).
+
+    Three cases, smallest first: stored samples (C± = Y±ᵀY±, solved in the span of the N+ + N−
+    output sample vectors); input statistics with d_out > d_in+1 (W's column space); else the
+    output covariances themselves.
+    """
     group = stats.group_of(name)
-    if group.stored == "input":
+    d_out = stats.module(name).d_out
+    yf, yp = stats.output_factor(name, "finetune"), stats.output_factor(name, "preserve")
+    if yf is not None and yp is not None and yf.shape[0] + yp.shape[0] < d_out:
+        # Yᵀ = [Y+ᵀ | Y−ᵀ] = basis·R, so C+ = basis·R+·R+ᵀ·basisᵀ (likewise C−), exactly.
+        basis, r = torch.linalg.qr(torch.cat([yf, yp]).T)
+        rf, rp = r[:, : yf.shape[0]], r[:, yf.shape[0] :]
+        pf, pp = rf @ rf.T, rp @ rp.T
+    elif group.stored == "input":
         w = stats.augmented_weight(name)  # (d_out, d_in+1) float64
         cin_f, cin_p = stats.input_covariance(name, "finetune"), stats.input_covariance(name, "preserve")
         if w.shape[0] > w.shape[1]:
@@ -71,7 +83,7 @@ def reduce_covariances(stats: Statistics, name: str) -> ReducedCovariances:
         else:
             basis, pf, pp = None, w @ cin_f @ w.T, w @ cin_p @ w.T
     else:
-        basis, pf, pp = None, stats.matrices["finetune"][name], stats.matrices["preserve"][name]
+        basis, pf, pp = None, stats.output_covariance(name, "finetune"), stats.output_covariance(name, "preserve")
     pf, pp = (pf + pf.T) / 2, (pp + pp.T) / 2  # exact symmetry for eigh
     return ReducedCovariances(basis, pf, pp, float(pf.trace()), float(pp.trace()))
 
@@ -127,8 +139,11 @@ def sclora_subspace(stats: Statistics, name: str, beta: float, rank: int, reduce
 
 
 def _orthogonal_complement(basis: torch.Tensor, count: int) -> torch.Tensor:
-    full, _ = torch.linalg.qr(torch.cat([basis, torch.eye(basis.shape[0], dtype=basis.dtype)], dim=1))
-    return full[:, basis.shape[1] : basis.shape[1] + count]
+    """``count`` orthonormal directions orthogonal to ``basis`` (deterministic; ΔCov is 0 there)."""
+    g = torch.randn(basis.shape[0], count, generator=torch.Generator().manual_seed(0), dtype=basis.dtype)
+    for _ in range(2):  # project twice: one Gram-Schmidt pass loses orthogonality in rounding
+        g = g - basis @ (basis.T @ g)
+    return torch.linalg.qr(g)[0]
 
 
 def _energies(reduced: ReducedCovariances, q_reduced: torch.Tensor) -> tuple[float, float]:

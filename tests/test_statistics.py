@@ -124,3 +124,16 @@ def test_module_patterns_select_layers():
     model, _ = tiny_model("tiny-llama")
     stats = collect_statistics(model, FT, PR, target_modules="q_proj,v_proj")
     assert {m.kind for m in stats.modules} == {"q_proj", "v_proj"}
+
+
+def test_few_samples_are_stored_as_factors_and_many_as_covariances():
+    model, _ = tiny_model("tiny-llama")  # stored widths 65 (inputs) and 64 (down_proj outputs)
+    few = collect_statistics(model, FT, PR)
+    assert few.factored["finetune"] and few.nbytes() < collect_statistics(model, _ids(2, 80), _ids(3, 80)).nbytes()
+    many = collect_statistics(model, _ids(2, 80), _ids(3, 80))
+    assert many.factored == {"finetune": [], "preserve": []}
+    key = few.factored["preserve"][0]
+    f = few.matrices["preserve"][key]
+    assert f.shape[0] == len(PR)  # one row per sample
+    torch.testing.assert_close(few.input_covariance(key, "preserve") if few.group_of(key).stored == "input"
+                               else few.output_covariance(key, "preserve"), f.T @ f)
