@@ -113,6 +113,7 @@ def check_covariances_tab(page) -> None:
     spectra = wait_plot(page, "spectra-plot", min_traces=3)
     assert {"C+ (fine-tune)", "C− (preserve)"} <= set(spectra["names"]), spectra
     assert spectra["yaxis_type"] == "log", spectra
+    page.click("#heatmap-button")  # drawn on request: one eigensolve per module
     heatmap = wait_plot(page, "heatmap-plot")
     assert heatmap["heatmaps"] == 1, heatmap
     # The pickers drive the plots without recomputing anything.
@@ -175,6 +176,7 @@ def check_finetune_tab(page, timings: dict) -> None:
     _pick_methods(page, {"lora"})
     page.locator("#ft-lrs textarea").fill("1e-3")
     set_number(page, "ft-steps", 500)
+    set_number(page, "ft-batch", 16)  # slower steps: the run must still be going when Stop gets through
     page.click("#finetune-button")
     _wait_plot_change(page, "loss-plot", lambda s: STOPPED_RUN in s["names"], "the long run's loss curve", 60)
     # A long timeout: on a busy 2-core machine chromium redraws the live plots slowly while training runs.

@@ -235,9 +235,16 @@ def error_toasts(page) -> list[str]:
 
 def dismiss_toasts(page) -> None:
     """Close the info / warning toasts (they cover the top right corner of screenshots)."""
-    for button in reversed(page.locator("[data-testid='toast-close']").all()):
-        if button.is_visible():
-            button.click()
+    # Best effort, in the page: grouped toasts keep the close buttons of collapsed ones inert.
+    for _ in range(5):
+        left = page.evaluate("""() => {
+            const buttons = [...document.querySelectorAll("[data-testid='toast-close']")];
+            buttons.forEach(b => b.click());
+            return buttons.length;
+        }""")
+        if not left:
+            return
+        page.wait_for_timeout(200)
 
 
 def selected_tokens(page, elem_id: str) -> list[str]:
