@@ -39,6 +39,7 @@ def app_url():
         pytest.skip("chromium is not installed (apt-get install chromium; .ci/run does it): no real-browser test")
     pytest.importorskip("playwright.sync_api", reason="the playwright Python package is missing (requirements-dev.txt)")
     SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / "failure.png").unlink(missing_ok=True)  # from an earlier failed run
     with running_app(MODEL, log_path=SHOTS / "app.log") as url:
         yield url
 
