@@ -196,9 +196,9 @@ def on_finetune(key, methods, betas_text, lrs_text, steps, rank, batch_size, max
                 _, label, info = event
                 curves.setdefault(label, []).append((info.step, info.loss))
                 done_steps += 1
-                progress((done_steps, total_steps), desc=f"{label}: step {info.step}/{info.total_steps}")
                 if time.monotonic() - last < UI_INTERVAL_S:
-                    continue
+                    continue  # throttled: per-step updates would keep the page too busy to click Stop
+                progress((done_steps, total_steps), desc=f"{label}: step {info.step}/{info.total_steps}")
                 status = f"{label}: step {info.step}/{info.total_steps}, loss {info.loss:.4f}"
             elif event[0] == "run":
                 m = event[1].metrics
@@ -223,7 +223,7 @@ def on_stop(key):
     session.stop.set()
     table, scatter = results(session)
     return ("Stop requested: the step in progress finishes; a run already training is still evaluated and kept "
-            "(press 'Refresh results' in a moment). Statistics being collected are dropped."), table, scatter
+            "(the table updates when it is done). Statistics being collected are dropped."), table, scatter
 
 
 def build(state: gr.State) -> dict:
@@ -250,6 +250,8 @@ def build(state: gr.State) -> dict:
     event = button.click(on_finetune, [state, methods, betas, lrs, steps, rank, batch, max_eval],
                          [status, loss_plot, table, scatter], api_name="finetune", concurrency_id="heavy",
                          concurrency_limit=1)
-    stop.click(on_stop, state, [status, table, scatter], cancels=[event], queue=False, api_visibility="private")
+    # No cancels=[event]: the stop flag ends training within a step, and the generator then reports the
+    # final status itself (a cancel would drop that message and race with loss updates in flight).
+    stop.click(on_stop, state, [status, table, scatter], queue=False, api_visibility="private")
     refresh.click(lambda key: results(session_for(key)), state, [table, scatter], api_visibility="private")
     return {"event": event, "refresh": refresh}
