@@ -202,3 +202,24 @@ def test_session_lock_serialises_sweeps(ready):
         t.join()
     table = ready.sweeps[3]
     assert len(table) == 2 * len(ready.statistics.modules)  # each β computed once
+
+
+def test_dropped_session_frees_its_statistics(tmp_path):
+    """Memory comes back: nothing keeps a dropped session's statistics alive."""
+    import gc
+    import weakref
+
+    from sclora.models import tiny_model
+    from sclora.statistics import collect_statistics
+
+    store = SessionStore(ttl_s=60, root=tmp_path)
+    session = store.get(None)
+    model, _ = tiny_model("tiny-llama")
+    session.statistics = collect_statistics(model, [[5, 6, 7]] * 4, [[8, 9]] * 4)
+    session.statistics.attach_model(None)
+    alive = weakref.ref(session.statistics)
+    key = session.key
+    del session
+    store.drop(key)
+    gc.collect()
+    assert alive() is None and len(store) == 0
