@@ -20,7 +20,7 @@ from typing import Callable, Iterable
 import pandas as pd
 import torch
 
-from .errors import SCLoRAError, check
+from .errors import check
 from .statistics import Statistics
 
 DEFAULT_BETAS = tuple(round(0.1 * i, 1) for i in range(11))

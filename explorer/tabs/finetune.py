@@ -20,7 +20,7 @@ from sclora.runs import RunRecord, write_run
 from .. import engine
 from ..common import require_data, session_for, teaching, user_error
 from ..session import Session
-from .covariances import collect, statistics_for
+from .covariances import collect
 
 INTRO = r"""
 Every method starts from a copy of the same base model, with the same data, seed, steps and rank:
