@@ -248,14 +248,17 @@ def collect_statistics(
         def accumulate(name: str, x: torch.Tensor, with_ones: bool) -> None:
             if not _own_thread(owner):
                 return  # another thread using the same (shared) model: not our samples
-            # x: (B, T, d) activations; padding rows are zeroed by the mask.
-            mask = mask_box[0].unsqueeze(-1).to(torch.float64)  # (B, T, 1)
-            x = x.to(torch.float64) * mask
-            if with_ones:  # the bias column: u = [x ; 1] per token
-                x = torch.cat([x, mask], dim=-1)
+            # x: (B, T, d) activations; padding is excluded through the mask.
+            mask = mask_box[0].to(torch.float64)  # (B, T)
             if aggregate == "sample":
-                u = x.sum(dim=1)  # (B, d): token-summed per sample
+                # Token sums as one batched product (no masked copy of x): (B, 1, T) @ (B, T, d).
+                u = torch.bmm(mask[:, None, :], x.to(torch.float64)).squeeze(1)  # (B, d)
+                if with_ones:  # the bias column: Σₜ 1 = T_s, the sample's token count
+                    u = torch.cat([u, mask.sum(dim=1, keepdim=True)], dim=1)
             else:
+                x = x.to(torch.float64) * mask.unsqueeze(-1)
+                if with_ones:  # the bias column: u = [x ; 1] per token
+                    x = torch.cat([x, mask.unsqueeze(-1)], dim=-1)
                 u = x.reshape(-1, x.shape[-1])  # (B*T, d); padded rows are zero
             if aggregate == "sample" and len(ids) <= u.shape[1]:
                 acc.setdefault(name, []).append(u)  # low rank: keep the samples (N × d ≤ d × d)
