@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from .errors import SCLoRAError
+from .files import atomic_file_write
 
 
 class _Parser(argparse.ArgumentParser):
@@ -230,7 +231,7 @@ def cmd_generate(args) -> None:
             for row in table.to_dict(orient="records"):
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
-    _atomic(args.out, write)
+    atomic_file_write(args.out, write)
     print(f"{len(prompts)} prompts x {1 + len(adapters)} models -> {args.out}")
 
 
@@ -306,7 +307,7 @@ def cmd_subspace(args) -> None:
             sub = sclora_subspace(stats, name, args.beta, args.rank)
             tensors[name] = sub.basis.float().contiguous()
             tensors[f"{name}.eigenvalues"] = sub.eigenvalues[: args.rank].float().contiguous()
-    _atomic(args.out, lambda tmp: save_file(tensors, tmp, metadata={"beta": str(args.beta), "rank": str(args.rank)}))
+    atomic_file_write(args.out, lambda tmp: save_file(tensors, tmp, metadata={"beta": str(args.beta), "rank": str(args.rank)}))
     print(f"{len(stats.modules)} subspaces (beta {args.beta}, rank {args.rank}) -> {args.out}")
 
 
@@ -320,24 +321,9 @@ def cmd_tradeoff(args) -> None:
         check_beta_rank(beta, args.rank)
     stats = load_statistics(args.covariances)
     table = tradeoff(stats, args.rank, betas, progress=_tqdm_progress())
-    _atomic(args.out, lambda tmp: table.to_csv(tmp, index=False))
+    atomic_file_write(args.out, lambda tmp: table.to_csv(tmp, index=False))
     print(tradeoff_totals(table).to_string(index=False, float_format="%.4f"))
     print(f"{len(table)} rows -> {args.out}")
-
-
-def _atomic(path: str, write) -> None:
-    """write(tmp_path), then rename onto ``path``: a crash never leaves a half-written file."""
-    import os
-    from pathlib import Path
-
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    try:
-        write(str(tmp))
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def build_parser() -> argparse.ArgumentParser:

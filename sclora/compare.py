@@ -306,17 +306,13 @@ def _check_unchanged(model, checksum: str, when: str) -> None:
 def _write_summary(table, before: dict, out_dir: Path) -> None:
     """summary.csv and before.json (base model metrics), each written atomically."""
     import json
-    import os
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / ".summary.csv.tmp"
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, out_dir / "summary.csv")
-    tmp = out_dir / ".before.json.tmp"
-    summary = {k: v for k, v in before.items() if k != "answers"}
-    tmp.write_text(json.dumps({k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                               for k, v in summary.items()}, indent=2) + "\n")
-    os.replace(tmp, out_dir / "before.json")
+    from .files import atomic_file_write
+
+    atomic_file_write(out_dir / "summary.csv", lambda tmp: table.to_csv(tmp, index=False))
+    summary = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+               for k, v in before.items() if k != "answers"}
+    atomic_file_write(out_dir / "before.json", lambda tmp: Path(tmp).write_text(json.dumps(summary, indent=2) + "\n"))
 
 
 # --------------------------------------------------------------------------- side by side

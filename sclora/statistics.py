@@ -24,7 +24,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .errors import SCLoRAError, check
+from .files import atomic_file_write
 from .modules import TargetModule, find_target_modules, weight_matrix
 
 SIDES = ("finetune", "preserve")
@@ -350,16 +350,7 @@ def save_statistics(stats: Statistics, path: str | os.PathLike) -> Path:
         "fingerprints": stats.fingerprints,
         "factored": stats.factored,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={"sclora": json.dumps(meta)})
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_file_write(path, lambda tmp: save_file(tensors, tmp, metadata={"sclora": json.dumps(meta)}))
 
 
 def load_statistics(path: str | os.PathLike, model=None) -> Statistics:
