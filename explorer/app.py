@@ -10,7 +10,6 @@ from . import engine
 from .session import STORE
 from .tabs import ask, covariances, data, export, finetune, generations, subspace
 
-SESSION_TTL_S = int(os.environ.get("SCLORA_SESSION_TTL", str(2 * 3600)))
 MAX_FILE_SIZE = os.environ.get("SCLORA_MAX_FILE_SIZE", "20mb")
 
 
@@ -35,8 +34,10 @@ def build_app(model_name: str = "bundled") -> gr.Blocks:
             "Knowledge-preserving LoRA initialisation ([arXiv 2505.23724](https://arxiv.org/abs/2505.23724)): "
             f"started with **{engine.model_label()}**. Work through the tabs from left to right."
         )
-        # Holds only this session's key: the data, statistics and runs live in explorer.session.STORE.
-        state = gr.State(None, time_to_live=SESSION_TTL_S, delete_callback=STORE.drop)
+        # Holds only this session's key: the data, statistics and runs live in explorer.session.STORE,
+        # which drops a session when its tab closes (delete_callback) or after SCLORA_SESSION_TTL idle seconds.
+        state = gr.State(None, delete_callback=STORE.drop)
+        STORE.start_reaper()
         with gr.Tabs(elem_id="tabs"):
             with gr.Tab("1. Model & data", id="data", elem_id="tab-data"):
                 data_tab = data.build(state)

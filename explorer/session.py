@@ -2,8 +2,9 @@
 
 ``gr.State`` deep-copies its value for each session, so it holds only a short key; the data,
 statistics and runs live here in a :class:`SessionStore`. Entries idle for longer than the
-time-to-live are dropped (and their run folders deleted) so memory and disk come back; Gradio's
-``delete_callback`` drops a session when its browser tab goes away.
+time-to-live (counted from the last request or training step, not from the data load) are dropped,
+with their run folders, so memory and disk come back; Gradio's ``delete_callback`` drops a session
+as soon as its browser tab goes away.
 
 Nothing here references the shared base model: ``Statistics`` are stored detached and
 re-attached (to the read-only base) when used.
@@ -37,12 +38,18 @@ class Session:
     data: object | None = None             # sclora.compare.PreparedData
     max_length: int = 256
     statistics: object | None = None       # sclora.statistics.Statistics, detached from the model
-    sweeps: dict = field(default_factory=dict)   # rank -> tradeoff table over the β grid
+    sweep: object | None = None            # tradeoff table (every rank) over the β values asked so far
+    output_directions: dict = field(default_factory=dict)  # (module, method) -> PiSSA/MiLoRA/CorDA directions
+    tradeoff_rank: int | None = None       # the rank last shown in the β tab (for the export)
     before: dict | None = None             # base model's evaluation for the current data
     runs: dict = field(default_factory=dict)     # label -> RunRecord (model dropped, adapter on disk)
     stop: threading.Event = field(default_factory=threading.Event)
-    lock: threading.RLock = field(default_factory=threading.RLock)  # guards statistics and sweeps
+    lock: threading.RLock = field(default_factory=threading.RLock)  # guards statistics and the sweep
     last_used: float = field(default_factory=time.monotonic)
+
+    def touch(self) -> None:
+        """Still in use (a long job calls this as it goes, so the session does not expire under it)."""
+        self.last_used = time.monotonic()
 
     def new_job(self) -> threading.Event:
         """A fresh stop flag for a new long job (an older job keeps its own, possibly set, flag)."""
@@ -51,7 +58,8 @@ class Session:
 
     def reset_data(self) -> None:
         """New data or model: everything computed from the old data goes."""
-        self.statistics, self.sweeps, self.before = None, {}, None
+        self.statistics, self.sweep, self.before = None, None, None
+        self.output_directions, self.tradeoff_rank = {}, None
         self.runs = {}
         for child in self.folder.glob("*"):
             shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
@@ -65,6 +73,7 @@ class SessionStore:
         self.root = Path(root or tempfile.mkdtemp(prefix="sclora-sessions-"))
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
+        self._reaper: threading.Thread | None = None
 
     def get(self, key: str | None) -> Session:
         """The session for ``key``, created when missing (or expired)."""
@@ -76,7 +85,7 @@ class SessionStore:
                 folder = self.root / key
                 folder.mkdir(parents=True, exist_ok=True)
                 session = self._sessions[key] = Session(key=key, folder=folder)
-            session.last_used = time.monotonic()
+            session.touch()
             return session
 
     def drop(self, key: str | None) -> None:
@@ -96,6 +105,18 @@ class SessionStore:
         for key in old:
             self.drop(key)
         return old
+
+    def start_reaper(self) -> None:
+        """Expire idle sessions in the background too (not only when someone calls ``get``); once per store."""
+        def loop() -> None:
+            while True:
+                time.sleep(max(0.5, min(60.0, self.ttl_s / 4)))
+                self.expire()
+
+        with self._lock:
+            if self._reaper is None:
+                self._reaper = threading.Thread(target=loop, name="sclora-session-reaper", daemon=True)
+                self._reaper.start()
 
     def __len__(self) -> int:
         return len(self._sessions)

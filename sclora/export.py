@@ -16,13 +16,13 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import torch
 
 from .errors import SCLoRAError, check
+from .files import atomic_file_write
 from .inits import ADAPTER, RESIDUAL_METHODS, adapter_state
 from .models import atomic_directory_write
 
@@ -124,15 +124,11 @@ def zip_folder(folder: str | os.PathLike, zip_path: str | os.PathLike) -> Path:
     check(folder.is_dir(), f"Cannot zip {str(folder)!r}: it is not a folder.")
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.is_symlink())
     check(files, f"Cannot zip {str(folder)!r}: it has no files.")
-    zip_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{zip_path.name}-", dir=zip_path.parent)
-    os.close(fd)
-    try:
+
+    def write(tmp: str) -> None:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             for path in files:
                 zf.write(path, arcname=path.name)
-        os.replace(tmp, zip_path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+
+    atomic_file_write(zip_path, write)
     return zip_path

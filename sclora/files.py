@@ -7,6 +7,10 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+# Read once at import: os.umask can only be read by setting it, which would race with other threads.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 def atomic_file_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call ``write(tmp_path)``, then rename onto ``path``.
@@ -19,6 +23,7 @@ def atomic_file_write(path: str | os.PathLike, write: Callable[[str], None]) -> 
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the mode open() would
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):

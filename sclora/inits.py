@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import threading
 from collections.abc import Callable
 
 import torch
@@ -335,21 +336,92 @@ def init_adapters(
     return peft_model
 
 
-def method_output_basis(base_model: nn.Module, module_name: str, method: str, rank: int) -> torch.Tensor:
-    """The output subspace (d_out, r) spanned by the initial B of ``pissa`` or ``milora``.
+OUTPUT_BASIS_METHODS = ("pissa", "milora", "corda-kpm", "corda-ipm")
 
-    PiSSA: the top-r left singular vectors of W0; MiLoRA: the bottom-r (of the min(d_out, d_in)
-    singular values). Computed in float64 on the module's device, returned as float32 on the CPU.
+
+class _InputCaptured(Exception):
+    """Raised by a hook to end a forward pass once the wanted module's input was seen."""
+
+
+@torch.no_grad()
+def corda_input_covariance(base_model: nn.Module, module_name: str, samples: list[list[int]],
+                           progress: Progress = None) -> torch.Tensor:
+    """The input covariance PEFT's CorDA builds for one module, float64 (d_in, d_in).
+
+    As in ``peft.tuners.lora.corda``: one sample per forward call, each call's inputs scaled by
+    their largest value, Σ xᵀx averaged over calls. Each forward stops at the module (a partial
+    pass), and the hook ignores other threads' forwards of the shared model.
     """
-    check(method in ("pissa", "milora"), f"method_output_basis supports 'pissa' and 'milora', not {method!r} "
-          "(SC-LoRA's basis is its subspace Q; LoRA's B starts at zero; CorDA's depends on the data).")
+    modules = dict(base_model.named_modules())
+    check(module_name in modules and is_linear(modules[module_name]),
+          f"The model has no linear module named {module_name!r}.")
+    cfg = getattr(base_model, "config", None)
+    samples = _check_token_lists(samples, "samples", "corda", getattr(cfg, "vocab_size", None),
+                                 getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None))
+    owner, device = threading.get_ident(), next(base_model.parameters()).device
+    total: list[torch.Tensor] = []
+
+    def hook(module, args):
+        if threading.get_ident() != owner:
+            return
+        x = args[0].detach().reshape(-1, args[0].shape[-1]).to(torch.float64)
+        x = x / x.max().abs()
+        total.append(x.T @ x if not total else total.pop() + x.T @ x)
+        raise _InputCaptured
+
+    handle = modules[module_name].register_forward_pre_hook(hook)
+    try:
+        for i, ids in enumerate(samples):
+            try:
+                base_model(input_ids=torch.tensor([ids], device=device), use_cache=False)
+            except _InputCaptured:
+                pass
+            _report(progress, i + 1, len(samples), f"CorDA input covariance of {module_name}")
+    finally:
+        handle.remove()
+    check(bool(total), f"Module {module_name!r} was not called by the model's forward pass.")
+    return total[0] / len(samples)
+
+
+def method_output_directions(base_model: nn.Module, module_name: str, method: str,
+                             samples: list[list[int]] | None = None, progress: Progress = None) -> torch.Tensor:
+    """Orthonormal output directions (d_out, min(d_out, d_in)), ordered so that the first r span ``method``'s B.
+
+    PiSSA: left singular vectors of W0, largest first; MiLoRA: the same, smallest first. CorDA
+    (PEFT's algorithm): left singular vectors of W0·(C + damping), C = :func:`corda_input_covariance`
+    of ``samples`` (the preserve samples for KPM, which keeps the smallest components; the fine-tune
+    samples for IPM, which keeps the largest). Float64 on the module's device, returned on the CPU.
+    """
+    check(method in OUTPUT_BASIS_METHODS, f"Output bases exist for {', '.join(OUTPUT_BASIS_METHODS)}, not {method!r} "
+          "(SC-LoRA's basis is its subspace Q; LoRA's B starts at zero).")
     modules = dict(base_model.named_modules())
     check(module_name in modules and is_linear(modules[module_name]),
           f"The model has no linear module named {module_name!r}.")
     w0 = weight_matrix(modules[module_name]).detach().to(torch.float64)
-    limit = min(w0.shape)
+    if method.startswith("corda"):
+        check(samples is not None, f"{method} needs token samples ({'preserve' if method == 'corda-kpm' else 'fine-tune'}).")
+        w0 = w0 @ _damped(corda_input_covariance(base_model, module_name, samples, progress).to(w0.device))
+    U = torch.linalg.svd(w0, full_matrices=False)[0]
+    return (U if method in ("pissa", "corda-ipm") else U.flip(1)).cpu()
+
+
+def _damped(cov: torch.Tensor) -> torch.Tensor:
+    """PEFT CorDA's regularised covariance: add damp·mean(diag)·I, doubling damp until inversion is accurate."""
+    eye = torch.eye(cov.shape[0], dtype=cov.dtype, device=cov.device)
+    damp = 0.01
+    while True:
+        fixed = cov + eye * cov.diagonal().mean() * damp
+        if torch.dist(fixed @ torch.linalg.inv(fixed), eye).item() < 0.05:
+            return fixed
+        damp *= 2
+
+
+def method_output_basis(base_model: nn.Module, module_name: str, method: str, rank: int,
+                        samples: list[list[int]] | None = None) -> torch.Tensor:
+    """The output subspace (d_out, r) spanned by the initial B of ``method`` (see
+    :func:`method_output_directions`), float32 on the CPU."""
+    directions = method_output_directions(base_model, module_name, method, samples)
+    limit = directions.shape[1]
     check(isinstance(rank, int) and 1 <= rank <= limit,
           f"rank must be an integer between 1 and {limit} for module {module_name!r}, got {rank!r}.")
-    U = torch.linalg.svd(w0, full_matrices=False)[0]
-    basis = U[:, :rank] if method == "pissa" else U[:, -rank:]
-    return basis.float().cpu()
+    return directions[:, :rank].float()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import pandas as pd
 import torch
@@ -118,24 +118,59 @@ def sclora_subspace(stats: Statistics, name: str, beta: float, rank: int, reduce
     check_beta_rank(beta, rank, module.d_out)
     reduced = reduced or reduce_covariances(stats, name)
     values, vectors = _eigh_descending(reduced.delta(beta))
+    order = _direction_order(reduced, values, module.d_out, rank)
     if reduced.basis is None:
         q = vectors[:, :rank]
     else:
-        # ΔCov is 0 on the complement of the basis: its zero eigenvalues rank below the positive
-        # eigenvalues of the reduced problem and above the negative ones.
-        k = values.numel()
-        n_pos = min(int((values > 0).sum()), rank)
-        n_zero = min(rank - n_pos, module.d_out - k)
-        n_neg = rank - n_pos - n_zero
-        parts = [reduced.basis @ vectors[:, :n_pos]]
-        if n_zero:
-            parts.append(_orthogonal_complement(reduced.basis, n_zero))
-        if n_neg:
-            parts.append(reduced.basis @ vectors[:, n_pos : n_pos + n_neg])
+        parts = [reduced.basis @ vectors[:, order.positive]]
+        if order.zeros:
+            parts.append(_orthogonal_complement(reduced.basis, order.zeros))
+        if order.negative.stop > order.negative.start:
+            parts.append(reduced.basis @ vectors[:, order.negative])
         q = torch.cat(parts, dim=1)
-        values = torch.cat([values, values.new_zeros(module.d_out - k)]).sort(descending=True).values
-    ef, ep = _energies(reduced, q if reduced.basis is None else reduced.basis.T @ q)
-    return Subspace(name, float(beta), rank, q, values, ef, ep)
+    ef, ep = _direction_energies(reduced, vectors, order)
+    return Subspace(name, float(beta), rank, q, order.eigenvalues, float(ef.sum()), float(ep.sum()))
+
+
+@dataclass
+class _DirectionOrder:
+    """Where the top ``rank`` directions of ΔCov come from, in descending eigenvalue order.
+
+    In a reduced basis ΔCov is 0 on the complement: its zero eigenvalues rank below the positive
+    eigenvalues of the reduced problem and above the negative ones.
+    """
+
+    positive: slice        # reduced eigenvectors with positive eigenvalues
+    zeros: int             # directions from the complement of the basis
+    negative: slice        # reduced eigenvectors with negative eigenvalues
+    eigenvalues: torch.Tensor  # every eigenvalue of ΔCov (d_out of them when reduced), descending
+
+
+def _direction_order(reduced: ReducedCovariances, values: torch.Tensor, d_out: int, rank: int) -> _DirectionOrder:
+    if reduced.basis is None:
+        return _DirectionOrder(slice(0, rank), 0, slice(rank, rank), values)
+    k = values.numel()
+    n_pos = min(int((values > 0).sum()), rank)
+    n_zero = min(rank - n_pos, d_out - k)
+    n_neg = rank - n_pos - n_zero
+    full = torch.cat([values, values.new_zeros(d_out - k)]).sort(descending=True).values
+    return _DirectionOrder(slice(0, n_pos), n_zero, slice(n_pos, n_pos + n_neg), full)
+
+
+def _direction_energies(reduced: ReducedCovariances, vectors: torch.Tensor,
+                        order: _DirectionOrder) -> tuple[torch.Tensor, torch.Tensor]:
+    """e± of each of the top directions alone (their cumulative sums are e± at every smaller rank).
+
+    Complement directions carry no energy (C± vanish there).
+    """
+    zeros = vectors.new_zeros(order.zeros)
+    out = []
+    for cov, trace in ((reduced.finetune, reduced.finetune_trace), (reduced.preserve, reduced.preserve_trace)):
+        def alone(cols: slice) -> torch.Tensor:
+            v = vectors[:, cols]
+            return ((cov @ v) * v).sum(0) / (trace if trace > 0 else 1.0)  # C± = 0 when the trace is 0
+        out.append(torch.cat([alone(order.positive), zeros, alone(order.negative)]))
+    return out[0], out[1]
 
 
 def _orthogonal_complement(basis: torch.Tensor, count: int) -> torch.Tensor:
@@ -144,14 +179,6 @@ def _orthogonal_complement(basis: torch.Tensor, count: int) -> torch.Tensor:
     for _ in range(2):  # project twice: one Gram-Schmidt pass loses orthogonality in rounding
         g = g - basis @ (basis.T @ g)
     return torch.linalg.qr(g)[0]
-
-
-def _energies(reduced: ReducedCovariances, q_reduced: torch.Tensor) -> tuple[float, float]:
-    """e± = tr(QᵀC±Q)/tr(C±) with Q expressed in the reduced basis."""
-    captured_f = float((q_reduced * (reduced.finetune @ q_reduced)).sum())
-    captured_p = float((q_reduced * (reduced.preserve @ q_reduced)).sum())
-    return (captured_f / reduced.finetune_trace if reduced.finetune_trace > 0 else 0.0,
-            captured_p / reduced.preserve_trace if reduced.preserve_trace > 0 else 0.0)
 
 
 def sclora_subspaces(stats: Statistics, beta: float, rank: int, progress=None) -> dict[str, torch.Tensor]:
@@ -188,35 +215,53 @@ def subspace_warnings(stats: Statistics, beta: float, rank: int) -> list[str]:
 
 def tradeoff(
     stats: Statistics,
-    rank: int,
+    rank: int | Sequence[int],
     betas: Iterable[float] = DEFAULT_BETAS,
     modules: list[str] | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> pd.DataFrame:
-    """β sweep over modules: one row per (module, β) with energies and the reward.
+    """β sweep over modules: one row per (module, β, rank) with energies and the reward.
 
-    Each module's reduced covariances are built once and reused for every β.
+    ``rank`` may be a list: one eigendecomposition per (module, β) gives every rank at once
+    (the energies and reward at rank r are cumulative sums over the top r directions), so a
+    list of ranks costs about what one rank does. Each module's reduced covariances are built
+    once and reused for every β.
     """
     betas = [float(b) for b in betas]
+    ranks = sorted({rank} if isinstance(rank, int) and not isinstance(rank, bool) else set(rank))
     check(len(betas) > 0, "Give at least one β value.")
+    check(len(ranks) > 0, "Give at least one rank.")
     for b in betas:
-        check_beta_rank(b, rank)
+        for r in ranks:
+            check_beta_rank(b, r)
     names = modules or stats.module_names
-    rows = []
+    top = ranks[-1]
+    picks = torch.tensor(ranks) - 1
+    columns: dict[str, list] = {k: [] for k in ("module", "layer", "kind", "beta", "finetune_energy",
+                                                "preserve_energy", "reward", "finetune_trace", "preserve_trace",
+                                                "rank")}
     for i, name in enumerate(names):
         info = stats.module(name)
-        check(rank <= info.d_out, f"rank {rank} is larger than the output size {info.d_out} of {name}.")
+        check(top <= info.d_out, f"rank {top} is larger than the output size {info.d_out} of {name}.")
         reduced = reduce_covariances(stats, name)
         for beta in betas:
-            sub = sclora_subspace(stats, name, beta, rank, reduced=reduced)
-            rows.append(dict(
-                module=name, layer=info.layer, kind=info.kind, beta=beta,
-                finetune_energy=sub.finetune_energy, preserve_energy=sub.preserve_energy, reward=sub.reward,
-                finetune_trace=reduced.finetune_trace, preserve_trace=reduced.preserve_trace,
-            ))
+            values, vectors = _eigh_descending(reduced.delta(beta))
+            order = _direction_order(reduced, values, info.d_out, top)
+            ef, ep = _direction_energies(reduced, vectors, order)
+            n = len(ranks)
+            columns["module"] += [name] * n
+            columns["layer"] += [info.layer] * n
+            columns["kind"] += [info.kind] * n
+            columns["beta"] += [beta] * n
+            columns["finetune_energy"] += ef.cumsum(0)[picks].tolist()
+            columns["preserve_energy"] += ep.cumsum(0)[picks].tolist()
+            columns["reward"] += order.eigenvalues[:top].cumsum(0)[picks].tolist()
+            columns["finetune_trace"] += [reduced.finetune_trace] * n
+            columns["preserve_trace"] += [reduced.preserve_trace] * n
+            columns["rank"] += ranks
         if progress is not None:
             progress(i + 1, len(names), "β sweep")
-    return pd.DataFrame(rows)
+    return pd.DataFrame(columns)
 
 
 def tradeoff_totals(table: pd.DataFrame) -> pd.DataFrame:

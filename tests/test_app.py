@@ -98,16 +98,25 @@ def test_statistics_are_cached_when_beta_or_rank_change(ready, monkeypatch):
     assert len(heat.data[0].y) == 2
     out = subspace.update(ready, 0.2, 4, 1, "q_proj")
     assert "β = 0.2, rank 4" in out["summary"]
-    covariances.sweep(ready, 2, [0.9])  # another rank: only the eigensolves run again
+    monkeypatch.setattr(covariances, "tradeoff", lambda *a, **k: pytest.fail("solved again for a new rank"))
+    table = covariances.sweep(ready, 2, [0.9])  # another rank: answered from the same eigensolves
     assert ready.statistics is stats
-    assert set(ready.sweeps) >= {4, 2} and set(ready.sweeps[2].beta) == {0.9}
+    assert set(table["rank"]) == {2} and len(table[table.beta == 0.9]) == len(stats.modules)
+    with pytest.raises(SCLoRAError, match="choose 1 to 32"):  # the k/v projections have 32 outputs
+        covariances.sweep(ready, 65, [0.9])
 
 
 def test_tradeoff_shows_the_non_uniqueness_warning_and_angles(ready):
     out = subspace.update(ready, 1.0, 4, 0, "o_proj")
     assert any("not unique" in w for w in out["warnings"]) and "not unique" in out["summary"]
-    assert {t.name for t in out["angles"].data} == {"SC-LoRA vs pissa", "SC-LoRA vs milora"}
+    assert {t.name for t in out["angles"].data} == {f"SC-LoRA vs {m}" for m in ("pissa", "milora", "corda-kpm",
+                                                                                 "corda-ipm")}
     assert all(0 <= a <= 90 for t in out["angles"].data for a in t.y)
+    # the other methods' directions are cached per module: a new β or rank runs no forward pass
+    assert {m for _, m in ready.output_directions} == set(subspace.ANGLE_METHODS)
+    cached = dict(ready.output_directions)
+    subspace.update(ready, 0.3, 2, 0, "o_proj")
+    assert all(ready.output_directions[k] is v for k, v in cached.items())
     marker = [t for t in out["totals"].data if t.mode == "markers"]
     assert list(marker[0].x) == [1.0]
 
@@ -200,7 +209,7 @@ def test_session_lock_serialises_sweeps(ready):
         t.start()
     for t in threads:
         t.join()
-    table = ready.sweeps[3]
+    table = ready.sweep[(ready.sweep["rank"] == 3) & ready.sweep.beta.isin([0.1, 0.4])]
     assert len(table) == 2 * len(ready.statistics.modules)  # each β computed once
 
 

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from sclora.errors import SCLoRAError
-from sclora.inits import METHODS, RESIDUAL_METHODS, init_adapters, method_output_basis
+from sclora.inits import (METHODS, RESIDUAL_METHODS, corda_input_covariance, init_adapters, method_output_basis,
+                          method_output_directions)
 from sclora.models import tiny_model
 from sclora.modules import find_target_modules, weight_matrix
 
@@ -244,7 +245,7 @@ def test_method_output_basis_is_orthonormal_and_disjoint():
     bottom = method_output_basis(model, name, "milora", RANK).double()
     torch.testing.assert_close(top.T @ top, torch.eye(RANK, dtype=torch.float64), atol=1e-5, rtol=0)
     assert (top.T @ bottom).abs().max() < 1e-5
-    with pytest.raises(SCLoRAError, match="supports 'pissa' and 'milora'"):
+    with pytest.raises(SCLoRAError, match="Output bases exist for"):
         method_output_basis(model, name, "sclora", RANK)
     with pytest.raises(SCLoRAError, match="no linear module"):
         method_output_basis(model, "model.nope", "pissa", RANK)
@@ -253,6 +254,64 @@ def test_method_output_basis_is_orthonormal_and_disjoint():
 
 
 # --------------------------------------------------------------------------- corda
+
+
+@pytest.mark.parametrize("arch", ["tiny-llama", "tiny-gpt2"])
+@pytest.mark.parametrize("method", ["corda-kpm", "corda-ipm"])
+def test_corda_output_basis_is_the_span_of_peft_corda_b(arch, method):
+    """Our CorDA directions (partial forwards, float64) span the B that PEFT's own CorDA init writes."""
+    from sclora.subspace import principal_angles
+
+    model, _ = tiny_model(arch)
+    samples = token_lists(2 if method == "corda-kpm" else 1)
+    pm = make(model, method)
+    for t in find_target_modules(model)[:: 3]:
+        basis = method_output_basis(model, t.name, method, RANK, samples=samples).double()
+        B = lora_layer(pm, t.name).lora_B["default"].weight.double()
+        # PEFT computes in float32; a few tenths of a degree is rounding, a wrong subspace is tens of degrees
+        assert principal_angles(basis, B).max() < 1.0, t.name
+    other = "corda-ipm" if method == "corda-kpm" else "corda-kpm"
+    name = find_target_modules(model)[0].name
+    assert principal_angles(method_output_basis(model, name, method, RANK, samples=samples),
+                            method_output_basis(model, name, other, RANK, samples=samples)).min() > 30
+
+
+def test_corda_input_covariance_matches_a_full_forward_and_ignores_other_threads():
+    """The partial forward sees the module's real input; a concurrent forward in another thread is not counted."""
+    import threading
+
+    model, _ = tiny_model("tiny-llama")
+    name = find_target_modules(model)[-1].name  # the last layer: the whole model runs before it
+    samples = token_lists(3)
+    seen = []
+    handle = model.get_submodule(name).register_forward_pre_hook(lambda m, a: seen.append(a[0][0].double()))
+    with torch.no_grad():
+        for ids in samples:
+            model(input_ids=torch.tensor([ids]))
+    handle.remove()
+    expected = sum((x / x.max().abs()).T @ (x / x.max().abs()) for x in seen) / len(samples)
+
+    stop = threading.Event()
+
+    def other_user():
+        while not stop.is_set():
+            with torch.no_grad():
+                model(input_ids=torch.tensor([[7, 8, 9, 10]]))
+
+    thread = threading.Thread(target=other_user)
+    thread.start()
+    try:
+        got = corda_input_covariance(model, name, samples)
+    finally:
+        stop.set()
+        thread.join()
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    assert not model.get_submodule(name)._forward_pre_hooks  # hook removed
+    with pytest.raises(SCLoRAError, match="needs token samples"):
+        method_output_directions(model, name, "corda-kpm")
+    with pytest.raises(SCLoRAError, match="outside the vocabulary"):
+        corda_input_covariance(model, name, [[10**6]])
+
 
 
 def _adapter(pm):

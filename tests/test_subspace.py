@@ -91,6 +91,23 @@ def test_tradeoff_table_and_totals(stats):
     assert list(totals.beta) == [0.0, 0.5, 1.0] and totals.preserve_energy.is_monotonic_decreasing
 
 
+def test_tradeoff_over_many_ranks_equals_one_subspace_per_rank(stats):
+    """One eigendecomposition per (module, β) serves every rank: the rows equal separate solves."""
+    ranks = [1, 3, 8, 20]
+    table = tradeoff(stats, ranks, [0.2, 0.9, 1.0])  # β = 1: no positive eigenvalues, the complement ranks first
+    assert len(table) == len(ranks) * 3 * len(stats.modules)
+    for name in stats.module_names[::3]:
+        for beta in (0.2, 0.9, 1.0):
+            for r in ranks:
+                row = table[(table.module == name) & (table.beta == beta) & (table["rank"] == r)].iloc[0]
+                sub = sclora_subspace(stats, name, beta, r)
+                assert row.finetune_energy == pytest.approx(sub.finetune_energy, abs=1e-9)
+                assert row.preserve_energy == pytest.approx(sub.preserve_energy, abs=1e-9)
+                assert row.reward == pytest.approx(sub.reward, rel=1e-9, abs=1e-12)
+    one = tradeoff(stats, 8, [0.2])
+    assert set(one["rank"]) == {8}
+
+
 def test_spectra_and_subspaces(stats):
     name = stats.module_names[4]
     sp = spectra(stats, name, 0.5)

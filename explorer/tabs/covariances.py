@@ -33,6 +33,7 @@ Statistics are computed once per session; moving β or r never runs the model ag
 
 SWEEP_BETAS = list(DEFAULT_BETAS)  # the β grid of the curves (the sliders step on it)
 DEFAULT_RANK = 8
+RANK_MAX = 128  # the rank sliders' maximum
 HEATMAP_METRICS = {"e− (share of C− energy touched)": "preserve_energy",
                    "e+ (share of C+ energy captured)": "finetune_energy"}
 
@@ -62,7 +63,7 @@ def compute(session: Session, progress=None) -> str:
     started = time.perf_counter()
     stats = collect(session.model_name, session.data.finetune_ids, session.data.preserve_ids, progress, stop.is_set)
     with session.lock:
-        session.statistics, session.sweeps = stats, {}
+        session.statistics, session.sweep, session.output_directions = stats, None, {}
     seconds = time.perf_counter() - started
     return (f"{len(stats.modules)} modules, {stats.counts['finetune']['samples']} + "
             f"{stats.counts['preserve']['samples']} samples ({stats.counts['finetune']['tokens']} + "
@@ -70,22 +71,31 @@ def compute(session: Session, progress=None) -> str:
             f"(all output covariances would take {stats.output_nbytes() / 2**20:.1f} MiB).")
 
 
-def sweep(session: Session, rank: int, betas) -> pd.DataFrame:
-    """``tradeoff`` rows of every module at ``rank`` for ``betas``, cached per session and rank.
+def sweep_ranks(stats) -> list[int]:
+    """Every rank the sliders offer that every module can take: 1 .. min(RANK_MAX, smallest d_out)."""
+    return list(range(1, min(RANK_MAX, min(m.d_out for m in stats.modules)) + 1))
 
-    Only the β values not cached yet are computed; the statistics are never recomputed.
+
+def sweep(session: Session, rank: int, betas) -> pd.DataFrame:
+    """``tradeoff`` rows of every module at ``rank`` for ``betas``, cached per session.
+
+    One eigensolve per (module, β) gives every rank at once, so only new β values cost anything:
+    moving the rank slider never solves again, and the statistics are never recomputed.
     """
     rank = int(rank)
     with session.lock:
         stats = statistics_for(session)
-        table = session.sweeps.get(rank)
+        ranks = sweep_ranks(stats)
+        check(rank in ranks, f"Rank {rank} is not available here: choose 1 to {ranks[-1]} (the smallest adapted "
+              f"layer has {min(m.d_out for m in stats.modules)} outputs).")
+        table = session.sweep
         have = set() if table is None else {round(b, 9) for b in table.beta}
         missing = [float(b) for b in dict.fromkeys(betas) if round(float(b), 9) not in have]
         if missing:
-            new = tradeoff(stats, rank, missing)
+            new = tradeoff(stats, ranks, missing)
             table = new if table is None else pd.concat([table, new], ignore_index=True)
-            session.sweeps[rank] = table
-        return table
+            session.sweep = table
+        return table[table["rank"] == rank].reset_index(drop=True)
 
 
 def precompute_sweep(session: Session, rank: int = DEFAULT_RANK) -> threading.Thread:
@@ -185,7 +195,7 @@ def build(state: gr.State) -> dict:
         beta = gr.Slider(0, 1, value=0.9, step=0.1, label="β for ΔCov and the heatmap", elem_id="spectra-beta")
     spectra_plot = gr.Plot(label="Spectra", elem_id="spectra-plot")
     with gr.Row():
-        rank = gr.Slider(1, 128, value=8, step=1, label="Rank r for the heatmap", elem_id="heatmap-rank")
+        rank = gr.Slider(1, RANK_MAX, value=DEFAULT_RANK, step=1, label="Rank r for the heatmap", elem_id="heatmap-rank")
         metric = gr.Dropdown(list(HEATMAP_METRICS), value=list(HEATMAP_METRICS)[0], label="Heatmap value",
                              elem_id="heatmap-metric")
         heatmap_button = gr.Button("Draw heatmap", elem_id="heatmap-button")

@@ -11,6 +11,7 @@ from sclora import figures
 from sclora.compare import runs_table
 from sclora.errors import SCLoRAError, check
 from sclora.export import read_export_metadata, zip_folder
+from sclora.files import atomic_file_write
 from sclora.models import BUNDLED, BUNDLED_HUB_ID
 
 from ..common import session_for, teaching, user_error
@@ -49,16 +50,13 @@ def write_plots(session: Session, folder: Path) -> list[Path]:
         figs["measured_tradeoff"] = figures.tradeoff_scatter(runs_table(list(session.runs.values())), session.before)
         figs["loss_curves"] = figures.loss_curves(
             {label: [(row["step"], row["loss"]) for row in run.loss_rows] for label, run in session.runs.items()})
-    for rank, table in session.sweeps.items():
+    if session.sweep is not None and session.tradeoff_rank is not None:
+        rank = session.tradeoff_rank
+        table = session.sweep[session.sweep["rank"] == rank]
         figs[f"energy_curves_rank{rank}"] = figures.energy_curves(table, float(table.beta.iloc[-1]))
-    paths = []
-    for name, fig in figs.items():
-        path = folder / f"{name}.html"
-        tmp = path.with_name(f".{path.name}.tmp")
-        fig.write_html(str(tmp), include_plotlyjs=True, full_html=True)
-        tmp.replace(path)
-        paths.append(path)
-    return paths
+    return [atomic_file_write(folder / f"{name}.html",
+                              lambda tmp, fig=fig: fig.write_html(tmp, include_plotlyjs=True, full_html=True))
+            for name, fig in figs.items()]
 
 
 def export(session: Session, label: str) -> dict:

@@ -169,10 +169,11 @@ def run_plan(session: Session, methods, betas_text: str, lrs_text: str, steps: i
 
     for event in train_stream(session.model_name, session.data, session.statistics, session.before, plan, settings,
                               out_root, stop.is_set, on_record=keep):
+        session.touch()
         if event[0] == "before":
             session.before = {**event[1], "_settings": (max_eval, batch_size)}
         elif event[0] == "statistics":
-            session.statistics, session.sweeps = event[1], {}
+            session.statistics, session.sweep, session.output_directions = event[1], None, {}
         elif event[0] == "run":
             keep(event[1])
         elif event[0] == "error":

@@ -5,13 +5,13 @@ from __future__ import annotations
 import gradio as gr
 from sclora import figures
 from sclora.errors import SCLoRAError
-from sclora.inits import method_output_basis
+from sclora.inits import method_output_directions
 from sclora.subspace import principal_angles, sclora_subspace, subspace_warnings, tradeoff_totals
 
 from .. import engine
-from ..common import bullet_list, session_for, teaching, user_error
+from ..common import bullet_list, progress_adapter, session_for, teaching, user_error
 from ..session import Session
-from .covariances import SWEEP_BETAS, layers_and_kinds, module_name, statistics_for, sweep
+from .covariances import DEFAULT_RANK, RANK_MAX, SWEEP_BETAS, layers_and_kinds, module_name, statistics_for, sweep
 
 INTRO = r"""
 **Theorem 1** of the paper: among $r$-dimensional output subspaces $S$, the reward
@@ -20,25 +20,46 @@ is maximised by the span $Q_r$ of the $r$ eigenvectors of $\Delta\mathrm{Cov}(\b
 largest eigenvalues; the reward is their sum. SC-LoRA starts the adapter there: $B = Q_r$, $A = Q_r^\top W_0$,
 frozen residual $W_0 - BA$. The curves show the share of each dataset's energy that subspace captures,
 $e^\pm(\beta) = \mathrm{tr}(Q_r^\top C^\pm Q_r)/\mathrm{tr}(C^\pm)$: β = 0 follows the fine-tune data, β → 1 avoids the
-preserve data. Principal angles compare $Q_r$ with the output subspaces of PiSSA (top singular vectors
-of $W_0$) and MiLoRA (bottom ones): 0° means shared directions, 90° orthogonal.
+preserve data. Principal angles compare $Q_r$ with the output subspaces (the span of the initial $B$) of PiSSA (top left
+singular vectors of $W_0$), MiLoRA (bottom ones) and CorDA (left singular vectors of $W_0 C_{in}$, with $C_{in}$ the
+layer's input covariance: KPM keeps the smallest on the preserve data, IPM the largest on the fine-tune data):
+0° means shared directions, 90° orthogonal.
 """
 
 
-def angles(session: Session, name: str, beta: float, rank: int) -> dict:
-    """Principal angles (degrees) between SC-LoRA's Q_r and the PiSSA / MiLoRA output bases of one module."""
+ANGLE_METHODS = {"pissa": None, "milora": None, "corda-kpm": "preserve_ids", "corda-ipm": "finetune_ids"}
+
+
+@engine.gpu(duration=60)
+def output_directions(model_name: str, name: str, method: str, samples):
+    """A method's output directions for one module (CorDA runs the model up to it; GPU work on ZeroGPU)."""
+    model, _ = engine.get_model(model_name)
+    return method_output_directions(model, name, method, samples)
+
+
+def angles(session: Session, name: str, beta: float, rank: int, progress=None) -> dict:
+    """Principal angles (degrees) between SC-LoRA's Q_r and the PiSSA, MiLoRA and CorDA output bases of one module.
+
+    The other methods' directions do not depend on β or r, so they are computed once per module and
+    session (CorDA's take a partial forward pass over the session's samples).
+    """
     stats = statistics_for(session)
-    model, _ = engine.get_model(session.model_name)
     q = sclora_subspace(stats, name, beta, rank).basis
-    limit = min(stats.module(name).d_in, stats.module(name).d_out)
     out = {}
-    if rank <= limit:
-        for method in ("pissa", "milora"):
-            out[method] = principal_angles(q, method_output_basis(model, name, method, rank).double())
+    for i, (method, side) in enumerate(ANGLE_METHODS.items()):
+        key = (name, method)
+        if key not in session.output_directions:
+            if progress is not None:
+                progress(i, len(ANGLE_METHODS), f"{method} directions of {name}")
+            samples = getattr(session.data, side) if side else None
+            session.output_directions[key] = output_directions(session.model_name, name, method, samples)
+        directions = session.output_directions[key]
+        if rank <= directions.shape[1]:
+            out[method] = principal_angles(q, directions[:, :rank])
     return out
 
 
-def update(session: Session, beta: float, rank: int, layer, kind) -> dict:
+def update(session: Session, beta: float, rank: int, layer, kind, progress=None) -> dict:
     """Everything the tab shows for (β, r); no forward pass."""
     beta, rank = float(beta), int(rank)
     stats = statistics_for(session)
@@ -48,13 +69,13 @@ def update(session: Session, beta: float, rank: int, layer, kind) -> dict:
     layer = int(layer) if layer not in (None, "") and int(layer) in layers else layers[len(layers) // 2]
     kind = kind if kind in kinds else kinds[0]
     name = module_name(session, layer, kind)
-    ang = angles(session, name, beta, rank)
+    ang = angles(session, name, beta, rank, progress)
+    session.tradeoff_rank = rank
     at = table[(table.beta - beta).abs() < 1e-9]
     totals = tradeoff_totals(at).iloc[0]
     summary = (f"At β = {beta:g}, rank {rank}: the SC-LoRA subspaces capture **{totals.finetune_energy:.1%}** of the "
                f"fine-tune energy and touch **{totals.preserve_energy:.1%}** of the preserve energy "
-               f"(all {at.module.nunique()} modules, trace-weighted). CorDA's subspaces depend on a separate "
-               "forward pass and are not compared here.")
+               f"(all {at.module.nunique()} modules, trace-weighted).")
     return {
         "summary": summary + ("\n\n**Warnings**\n\n" + bullet_list(notes) if notes else ""),
         "warnings": notes,
@@ -66,11 +87,11 @@ def update(session: Session, beta: float, rank: int, layer, kind) -> dict:
     }
 
 
-def on_update(key, beta, rank, layer, kind):
+def on_update(key, beta, rank, layer, kind, progress=gr.Progress()):
     """Handler of the β slider, the rank and 'Update' (API: /tradeoff)."""
     session = session_for(key)
     try:
-        out = update(session, beta, rank, layer, kind)
+        out = update(session, beta, rank, layer, kind, progress_adapter(progress))
     except SCLoRAError as exc:
         raise user_error(exc) from exc
     for note in out["warnings"]:
@@ -82,7 +103,7 @@ def build(state: gr.State) -> dict:
     teaching(INTRO, "intro-subspace")
     with gr.Row():
         beta = gr.Slider(0, 1, value=0.9, step=0.1, label="β (0: learn, 1: preserve)", elem_id="tradeoff-beta")
-        rank = gr.Slider(1, 128, value=8, step=1, label="Rank r", elem_id="tradeoff-rank")
+        rank = gr.Slider(1, RANK_MAX, value=DEFAULT_RANK, step=1, label="Rank r", elem_id="tradeoff-rank")
     with gr.Row():
         layer = gr.Dropdown([], label="Layer for the principal angles", allow_custom_value=True,
                             elem_id="angles-layer")
