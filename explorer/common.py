@@ -31,15 +31,21 @@ def user_error(exc: Exception) -> gr.Error:
     return gr.Error(str(exc), print_exception=False)
 
 
-def progress_adapter(progress):
-    """A library progress(done, total, desc) callback that drives a gr.Progress (or nothing)."""
-    if progress is None:
-        return None
+class ProgressReport:
+    """A library progress(done, total, desc) callback that drives a gr.Progress.
 
-    def report(done: int, total: int, desc: str) -> None:
-        progress((done, total), desc=desc)
+    A class, not a closure, so that it pickles into a ZeroGPU worker with its gr.Progress.
+    """
 
-    return report
+    def __init__(self, progress):
+        self.progress = progress
+
+    def __call__(self, done: int, total: int, desc: str) -> None:
+        self.progress((done, total), desc=desc)
+
+
+def progress_adapter(progress) -> ProgressReport | None:
+    return None if progress is None else ProgressReport(progress)
 
 
 def bullet_list(lines: list[str]) -> str:

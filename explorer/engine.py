@@ -32,6 +32,15 @@ def gpu(duration: int = 120):
     return lambda fn: fn
 
 
+def gpu_out_of_process() -> bool:
+    """True on ZeroGPU: :func:`gpu` functions run in a forked worker, their arguments and results pickled.
+
+    So they take only picklable arguments (no closures, no thread events), return CPU data, and
+    anything they do to module state stays in the worker.
+    """
+    return spaces is not None and bool(os.environ.get("SPACES_ZERO_GPU"))
+
+
 def set_default_model(name: str) -> None:
     global _default_model
     _default_model = name
@@ -100,5 +109,5 @@ def get_model(name: str | None = None):
         return loaded
 
 
-__all__ = ["SCLoRAError", "gpu", "get_model", "check_model_name", "model_choices", "set_default_model",
+__all__ = ["SCLoRAError", "gpu", "gpu_out_of_process", "get_model", "check_model_name", "model_choices", "set_default_model",
            "default_model_name", "model_label", "local_models_allowed", "on_spaces"]

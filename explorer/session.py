@@ -26,6 +26,27 @@ from pathlib import Path
 DEFAULT_TTL_S = float(os.environ.get("SCLORA_SESSION_TTL", str(2 * 3600)))
 
 
+class StopFlag:
+    """A job's stop flag that also crosses process boundaries: a file.
+
+    On ZeroGPU, GPU work runs in a forked worker that gets its arguments pickled, so a
+    ``threading.Event`` would neither pickle nor be seen there; a file is both. The flag also reads
+    as set once the session's folder is gone (the session was dropped).
+    """
+
+    def __init__(self, folder: Path):
+        self.path = Path(folder) / f".stop-{uuid.uuid4().hex}"
+
+    def set(self) -> None:
+        try:
+            self.path.touch()
+        except FileNotFoundError:  # the session folder is gone: is_set() is already true
+            pass
+
+    def is_set(self) -> bool:
+        return self.path.exists() or not self.path.parent.exists()
+
+
 @dataclass
 class Session:
     """What one user made: data, statistics, trade-off sweeps and runs."""
@@ -41,9 +62,10 @@ class Session:
     sweep: object | None = None            # tradeoff table (every rank) over the β values asked so far
     output_directions: dict = field(default_factory=dict)  # (module, method) -> PiSSA/MiLoRA/CorDA directions
     tradeoff_rank: int | None = None       # the rank last shown in the β tab (for the export)
+    shown_warnings: set = field(default_factory=set)  # warning toasts already shown once
     before: dict | None = None             # base model's evaluation for the current data
     runs: dict = field(default_factory=dict)     # label -> RunRecord (model dropped, adapter on disk)
-    stop: threading.Event = field(default_factory=threading.Event)
+    stop: StopFlag | None = None           # the current long job's flag (see new_job)
     lock: threading.RLock = field(default_factory=threading.RLock)  # guards statistics and the sweep
     last_used: float = field(default_factory=time.monotonic)
 
@@ -51,9 +73,12 @@ class Session:
         """Still in use (a long job calls this as it goes, so the session does not expire under it)."""
         self.last_used = time.monotonic()
 
-    def new_job(self) -> threading.Event:
+    def __post_init__(self) -> None:
+        self.stop = StopFlag(self.folder)
+
+    def new_job(self) -> StopFlag:
         """A fresh stop flag for a new long job (an older job keeps its own, possibly set, flag)."""
-        self.stop = threading.Event()
+        self.stop = StopFlag(self.folder)
         return self.stop
 
     def reset_data(self) -> None:

@@ -203,6 +203,16 @@ def test_sessions_are_isolated_and_expire(tmp_path):
     assert len(store) == 0
 
 
+def test_non_uniqueness_toast_is_shown_once_per_session(ready, monkeypatch):
+    shown = []
+    monkeypatch.setattr(subspace.gr, "Warning", shown.append)
+    ready.shown_warnings.clear()
+    for beta in (0.5, 0.6, 0.7):
+        summary = subspace.on_update(ready.key, beta, 4, 0, "o_proj")[0]
+        assert "not unique" in summary  # the summary always says it
+    assert len(shown) == 1 and "not unique" in shown[0]
+
+
 def test_session_lock_serialises_sweeps(ready):
     threads = [threading.Thread(target=covariances.sweep, args=(ready, 3, [0.1, 0.4])) for _ in range(3)]
     for t in threads:

@@ -167,8 +167,10 @@ def run_plan(session: Session, methods, betas_text: str, lrs_text: str, steps: i
     def keep(record: RunRecord) -> None:
         session.runs[record.label] = record
 
+    # In process, on_record keeps a run even when the caller stops reading (cancel); in a ZeroGPU worker
+    # it could not reach this session, so there the "run" events alone deliver the records.
     for event in train_stream(session.model_name, session.data, session.statistics, session.before, plan, settings,
-                              out_root, stop.is_set, on_record=keep):
+                              out_root, stop.is_set, on_record=None if engine.gpu_out_of_process() else keep):
         session.touch()
         if event[0] == "before":
             session.before = {**event[1], "_settings": (max_eval, batch_size)}

@@ -95,7 +95,9 @@ def on_update(key, beta, rank, layer, kind, progress=gr.Progress()):
     except SCLoRAError as exc:
         raise user_error(exc) from exc
     for note in out["warnings"]:
-        gr.Warning(note)
+        if note not in session.shown_warnings:  # a toast once per session; the summary always lists it
+            session.shown_warnings.add(note)
+            gr.Warning(note)
     return out["summary"], out["totals"], out["per_layer"], out["angles"]
 
 
