@@ -266,7 +266,7 @@ APP_BAD_INPUTS = {
     "unknown-bundled-set": ("/load_data", ["tiny-llama", "/etc/passwd", None, "knowledge", None, 8, 256, 12],
                             "not in the list of choices"),
     "tradeoff-beta-above-1": ("/tradeoff", [1.5, 4, 1, "q_proj"], "1.5"),
-    "tradeoff-rank-above-d_out": ("/tradeoff", [0.5, 128, 1, "q_proj"], "rank 128"),
+    "tradeoff-rank-above-d_out": ("/tradeoff", [0.5, 128, 1, "q_proj"], "Rank 128 is not available"),
     "finetune-steps-0": ("/finetune", [["lora"], "0.5", "1e-3", 0, 4, 4, 1], "0"),
     "finetune-no-methods": ("/finetune", [[], "0.5", "1e-3", 2, 4, 4, 1], "'methods' is empty"),
     "finetune-lr-nan": ("/finetune", [["lora"], "0.5", "nan", 2, 4, 4, 1], "finite"),
