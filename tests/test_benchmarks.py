@@ -1,0 +1,62 @@
+"""The benchmark scripts run end to end on a tiny model and write what the README and docs quote."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+def test_science_report_figure_and_rerender(tmp_path):
+    from benchmarks import science
+
+    out = tmp_path / "results.md"
+    argv = ["--model", "tiny-llama", "--methods", "lora,sclora", "--betas", "0.5", "--lrs", "1e-3", "--seeds", "0,1",
+            "--steps", "1", "--max-samples", "8", "--max-eval", "1", "--cost-steps", "0", "--out", str(out)]
+    assert science.main(argv) == 0
+    text = out.read_text()
+    assert "| lora |  | 0.001 | 2 |" in text and "| sclora | 0.5 | 0.001 | 2 |" in text
+    assert "python -m benchmarks.science " + " ".join(argv) in text  # the command that reproduces it
+    assert "finished: 0, 1" in text and "Context: the paper's results (not measured here)" in text
+    raw = json.loads(out.with_suffix(".json").read_text())
+    assert len(raw["rows"]) == 4 and {r["seed"] for r in raw["rows"]} == {0, 1}
+    html = out.with_suffix(".html").read_text()
+    assert "plotly" in html and "lora" in html and "base model" in html
+    out.unlink()
+    assert science.main(["--report-only", "--out", str(out)]) == 0  # re-rendered from the saved rows alone
+    assert out.read_text() == text
+
+
+def test_science_figure_has_loss_and_accuracy_panels():
+    import pandas as pd
+
+    from sclora.figures import science_tradeoff
+
+    rows = []
+    for method, beta in (("lora", ""), ("sclora", 0.5), ("sclora", 0.9)):
+        for lr in (1e-4, 3e-4):
+            row = {"method": method, "beta": beta, "lr": lr}
+            for m in ("finetune_loss_after", "preserve_loss_after", "finetune_accuracy_after", "preserve_accuracy_after"):
+                row[f"{m}_mean"], row[f"{m}_std"] = 0.5 + lr * 100, 0.01
+            rows.append(row)
+    before = {"finetune_loss": 1.0, "preserve_loss": 1.0, "finetune_accuracy": 0.1, "preserve_accuracy": 0.9}
+    fig = science_tradeoff(pd.DataFrame(rows), before, title="t")
+    names = [t.name for t in fig.data]
+    assert names.count("lora") == 2 and names.count("sclora β=0.9") == 2 and names.count("base model") == 2
+    lora = next(t for t in fig.data if t.name == "lora")
+    assert list(lora.x) == [0.51, 0.53] and list(lora.error_x.array) == [0.01, 0.01]
+    no_acc = pd.DataFrame(rows).assign(finetune_accuracy_after_mean=float("nan"))
+    assert len(science_tradeoff(no_acc).layout.annotations) == 1  # only the loss panel
+
+
+def test_walkthrough_times_every_tab_step(tmp_path):
+    from benchmarks import walkthrough
+
+    out = tmp_path / "w.json"
+    assert walkthrough.main(["--model", "tiny-llama", "--samples", "8", "--steps", "1", "--max-eval", "1",
+                             "--methods", "lora,sclora", "--out", str(out)]) == 0
+    steps = dict(json.loads(out.read_text())["steps"])
+    assert len(steps) == 11 and all(s >= 0 for s in steps.values())
+    assert any(k.startswith("tab 3: β slider") for k in steps) and any("fine-tune sclora" in k for k in steps)
