@@ -12,6 +12,7 @@ hover giving the signed value. Exact zeros are left out (they have no logarithm)
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import pandas as pd
@@ -243,8 +244,6 @@ def science_tradeoff(table: pd.DataFrame, before: Mapping | None = None, title: 
     finetune/preserve loss and accuracy after training (one row per method, β, lr); the runs of one
     (method, β) are joined across learning rates. An accuracy panel is drawn only where measured.
     """
-    from plotly.subplots import make_subplots
-
     panels = [("loss", "held-out loss after (lower is better)")]
     if table.get("finetune_accuracy_after_mean", pd.Series(dtype=float)).notna().any() and \
             table.get("preserve_accuracy_after_mean", pd.Series(dtype=float)).notna().any():
@@ -280,3 +279,42 @@ def science_tradeoff(table: pd.DataFrame, before: Mapping | None = None, title: 
     fig.update_layout(**{**_LAYOUT, "margin": dict(l=60, r=20, t=110, b=50)}, title=title or None,
                       height=460, width=520 * len(panels))
     return fig
+
+
+# --------------------------------------------------------------------------- files
+
+
+def write_figures(figs: Mapping[str, go.Figure], folder: str | Path, *, plotlyjs: str | bool = True,
+                  png: bool = True) -> tuple[list[Path], str | None]:
+    """``<name>.html`` for every figure and, when possible, ``<name>.png``; returns (paths, note).
+
+    HTML always works (``plotlyjs=True`` inlines plotly.js so the file opens offline; "cdn" keeps it
+    small). PNG needs the kaleido package and a Chrome or Chromium on the machine; without them the
+    note says so and only HTML is written. Every file appears whole or not at all.
+    """
+    import os
+
+    import plotly.io as pio
+
+    from .files import atomic_file_write
+
+    folder = Path(folder)
+    paths = [atomic_file_write(folder / f"{name}.html",
+                               lambda tmp, fig=fig: fig.write_html(tmp, include_plotlyjs=plotlyjs, full_html=True))
+             for name, fig in figs.items()]
+    if not png or not figs:
+        return paths, None
+    temps = [folder / f".{name}.png.tmp" for name in figs]
+    try:
+        pio.write_images(list(figs.values()), temps, format="png", scale=2)
+        for tmp, name in zip(temps, figs):
+            os.replace(tmp, folder / f"{name}.png")
+            paths.append(folder / f"{name}.png")
+        return paths, None
+    except Exception as exc:  # noqa: BLE001 - any failure of the optional image export leaves the HTML
+        return paths, (f"PNG not written ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}); "
+                       "the HTML files are complete. PNG needs the kaleido package and Chrome or Chromium "
+                       "(Debian: apt install chromium).")
+    finally:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import warnings
 import zipfile
@@ -185,7 +186,13 @@ def test_export_zips_adapter_record_and_plots(trained):
     with zipfile.ZipFile(out["record"]) as z:
         assert {"config.json", "metrics.json", "loss.csv", "generations.jsonl"} <= set(z.namelist())
     with zipfile.ZipFile(out["plots"]) as z:
-        assert {"measured_tradeoff.html", "loss_curves.html"} <= set(z.namelist())
+        names = set(z.namelist())
+        assert {"measured_tradeoff.html", "loss_curves.html"} <= names
+        if shutil.which("chromium"):  # installed by .ci/run: PNG too, and real PNG files
+            assert out["note"] is None and {"measured_tradeoff.png", "loss_curves.png"} <= names
+            assert z.read("loss_curves.png")[:8] == b"\x89PNG\r\n\x1a\n"
+        else:
+            assert "PNG not written" in out["note"]
     assert "PeftModel.from_pretrained" in out["snippet"] and "LoRA rank 8" in out["snippet"]  # residual: 2r, r = 4
     with pytest.raises(SCLoRAError, match="No run named"):
         export.export(trained, "ghost")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -22,6 +23,8 @@ def test_science_report_figure_and_rerender(tmp_path):
     assert "finished: 0, 1" in text and "Context: the paper's results (not measured here)" in text
     raw = json.loads(out.with_suffix(".json").read_text())
     assert len(raw["rows"]) == 4 and {r["seed"] for r in raw["rows"]} == {0, 1}
+    if shutil.which("chromium"):  # installed by .ci/run
+        assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG" and "![" in text and "results.png" in text
     html = out.with_suffix(".html").read_text()
     assert "plotly" in html and "lora" in html and "base model" in html
     out.unlink()

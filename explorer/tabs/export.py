@@ -11,7 +11,6 @@ from sclora import figures
 from sclora.compare import runs_table
 from sclora.errors import SCLoRAError, check
 from sclora.export import read_export_metadata, zip_folder
-from sclora.files import atomic_file_write
 from sclora.models import BUNDLED, BUNDLED_HUB_ID
 
 from ..common import session_for, teaching, user_error
@@ -42,9 +41,9 @@ def snippet(session: Session, label: str, info: dict) -> str:
     )
 
 
-def write_plots(session: Session, folder: Path) -> list[Path]:
-    """The session's plots as standalone HTML files (plotly.js inlined, so they open offline)."""
-    folder.mkdir(parents=True, exist_ok=True)
+def write_plots(session: Session, folder: Path) -> tuple[list[Path], str | None]:
+    """The session's plots as standalone HTML (plotly.js inlined, so they open offline) and PNG
+    where Chromium is available; returns the files and a note when PNG was skipped."""
     figs = {}
     if session.runs:
         figs["measured_tradeoff"] = figures.tradeoff_scatter(runs_table(list(session.runs.values())), session.before)
@@ -54,9 +53,7 @@ def write_plots(session: Session, folder: Path) -> list[Path]:
         rank = session.tradeoff_rank
         table = session.sweep[session.sweep["rank"] == rank]
         figs[f"energy_curves_rank{rank}"] = figures.energy_curves(table, float(table.beta.iloc[-1]))
-    return [atomic_file_write(folder / f"{name}.html",
-                              lambda tmp, fig=fig: fig.write_html(tmp, include_plotlyjs=True, full_html=True))
-            for name, fig in figs.items()]
+    return figures.write_figures(figs, folder)
 
 
 def export(session: Session, label: str) -> dict:
@@ -71,11 +68,11 @@ def export(session: Session, label: str) -> dict:
     record_zip = zip_folder(run.path, out / f"{name}-record.zip")
     plots_dir = out / "plots"
     shutil.rmtree(plots_dir, ignore_errors=True)
-    write_plots(session, plots_dir)
+    _, note = write_plots(session, plots_dir)
     plots_zip = zip_folder(plots_dir, out / "plots.zip")
     info = read_export_metadata(run.path / "adapter")
     return {"adapter": str(adapter_zip), "record": str(record_zip), "plots": str(plots_zip),
-            "snippet": snippet(session, label, info)}
+            "snippet": snippet(session, label, info), "note": note}
 
 
 def on_export(key, label):
@@ -84,6 +81,8 @@ def on_export(key, label):
         out = export(session_for(key), label)
     except SCLoRAError as exc:
         raise user_error(exc) from exc
+    if out["note"]:
+        gr.Warning(out["note"])
     return out["adapter"], out["record"], out["plots"], out["snippet"]
 
 
@@ -100,7 +99,7 @@ def build(state: gr.State) -> dict:
     with gr.Row():
         adapter = gr.File(label="Adapter (standard PEFT LoRA, zip)", elem_id="export-adapter")
         record = gr.File(label="Run record (zip)", elem_id="export-record")
-        plots = gr.File(label="Plots (HTML, zip)", elem_id="export-plots")
+        plots = gr.File(label="Plots (HTML and PNG, zip)", elem_id="export-plots")
     code = gr.Code(language="python", label="Load it with PEFT", elem_id="export-snippet")
     event = button.click(on_export, [state, run], [adapter, record, plots, code], api_name="export")
     return {"event": event, "run": run}
