@@ -7,8 +7,11 @@
 Each seed runs ``sclora.compare.compare`` (identical data, steps and rank for every run, the base
 model checksummed); the report gives mean ± std over seeds of the after-training metrics and
 the forgetting (change on the preserve set), the base model's "before" numbers, and the
-measured seconds per training step of SC-LoRA against plain LoRA of the same rank. Everything in
-the report is measured by this script; nothing is typed in by hand.
+measured seconds per training step of SC-LoRA against plain LoRA of the same rank. Every number in
+the report is measured by this script. The report is saved after every seed (raw rows in
+``<out>.json``; ``--report-only`` re-renders from them), with the figure as ``<out>.png`` (when
+Chromium is present) and ``<out>.html``. The one hand-written part is ``<out stem>-discussion.md``,
+appended when it exists.
 """
 
 from __future__ import annotations
@@ -126,6 +129,10 @@ def markdown(args, argv, before, agg, n, cost, seconds, versions, device, seeds_
                   f"| lora | {cost['lora']:.3f} |", f"| sclora | {cost['sclora']:.3f} |",
                   f"| ratio sclora / lora | {cost['sclora'] / cost['lora']:.2f} |", ""]
     lines += PAPER_CONTEXT
+    discussion = Path(args.out).with_name(Path(args.out).stem + "-discussion.md")
+    if discussion.exists():  # the one hand-written part: what the numbers above say, next to the paper's
+        lines += ["## Discussion", "", f"Written by hand from the numbers above (`{discussion.name}`); re-read it "
+                  "whenever they are regenerated.", "", discussion.read_text(encoding="utf-8").strip(), ""]
     return "\n".join(lines) + "\n"
 
 
