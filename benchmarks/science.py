@@ -1,6 +1,6 @@
 """The science benchmark: every method x β x learning rate over several seeds -> docs/results.md.
 
-    python -m benchmarks.science                      # bundled model, math vs knowledge, 3 seeds
+    python -m benchmarks.science                      # bundled model, math vs knowledge, 3 seeds (~70 min, 2 cores)
     python -m benchmarks.science --preserve safety    # safety instead of knowledge
     python -m benchmarks.science --model tiny-llama --steps 2 --max-eval 2 --out /tmp/r.md   # smoke test
 
@@ -39,15 +39,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--preserve", default="knowledge")
     p.add_argument("--methods", default="lora,pissa,milora,corda-kpm,corda-ipm,sclora")
     p.add_argument("--betas", default="0.5,0.9")
-    p.add_argument("--lrs", default="1e-4,3e-4")
+    p.add_argument("--lrs", default="1e-4,4e-4")
     p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--steps", type=int, default=12)
     p.add_argument("--rank", type=int, default=8)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--max-samples", type=int, default=128)
     p.add_argument("--max-length", type=int, default=128)
-    p.add_argument("--max-eval", type=int, default=64)
-    p.add_argument("--cost-steps", type=int, default=5, help="steps per timing of LoRA vs SC-LoRA (0: skip)")
+    p.add_argument("--max-eval", type=int, default=16)
+    p.add_argument("--cost-steps", type=int, default=0, help="steps per timing of LoRA vs SC-LoRA (0: skip)")
     p.add_argument("--cost-only", action="store_true", help="only time LoRA vs SC-LoRA steps, print, write nothing")
     p.add_argument("--device", default=None)
     p.add_argument("--runs-dir", default=None, help="also keep every run folder here")
