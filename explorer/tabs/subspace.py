@@ -45,7 +45,7 @@ def angles(session: Session, name: str, beta: float, rank: int, progress=None) -
     """Principal angles (degrees) between SC-LoRA's Q_r and the PiSSA, MiLoRA and CorDA output bases of one module.
 
     The other methods' directions do not depend on β or r, so they are computed once per module and
-    session (CorDA's take a partial forward pass over the session's samples).
+    session (CorDA's take partial forward passes over the first ``CORDA_ANGLE_SAMPLES`` of each set).
     """
     stats = statistics_for(session)
     q = sclora_subspace(stats, name, beta, rank).basis
@@ -64,7 +64,7 @@ def angles(session: Session, name: str, beta: float, rank: int, progress=None) -
 
 
 def update(session: Session, beta: float, rank: int, layer, kind, progress=None) -> dict:
-    """Everything the tab shows for (β, r); no forward pass."""
+    """Everything the tab shows for (β, r); no forward pass but CorDA's, the first time a module is shown."""
     beta, rank = float(beta), int(rank)
     stats = statistics_for(session)
     table = sweep(session, rank, SWEEP_BETAS + [beta])
