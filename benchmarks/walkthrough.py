@@ -70,7 +70,7 @@ def main(argv=None) -> int:
          lambda: subspace.update(session, 0.5, args.rank, mid, last_kind))
     step(f"tab 3: β = 0.73, off the slider's grid (API): one eigensolve per module",
          lambda: subspace.update(session, 0.73, args.rank, mid, last_kind))
-    for i, method in enumerate(args.methods.split(",")):
+    for i, method in enumerate(m for m in args.methods.split(",") if m):  # --methods "": tabs 1-3 only
         label = f"tab 4: fine-tune {method} ({args.steps} steps, batch 8) + evaluation"
         if i == 0:
             label += f" (+ base model evaluation, {args.max_eval} prompts per set)"

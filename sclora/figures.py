@@ -249,6 +249,7 @@ def science_tradeoff(table: pd.DataFrame, before: Mapping | None = None, title: 
             table.get("preserve_accuracy_after_mean", pd.Series(dtype=float)).notna().any():
         panels.append(("accuracy", "accuracy after (higher is better)"))
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for _, t in panels], horizontal_spacing=0.1)
+    low = table.lr.min()
     for (method, beta), part in table.groupby(["method", "beta"], sort=False):
         part = part.sort_values("lr")
         name = f"{method} β={beta}" if beta not in ("", None) and beta == beta else str(method)
@@ -262,7 +263,8 @@ def science_tradeoff(table: pd.DataFrame, before: Mapping | None = None, title: 
                 error_x=dict(type="data", array=part[f"{x}_std"].fillna(0).tolist(), thickness=1),
                 error_y=dict(type="data", array=part[f"{y}_std"].fillna(0).tolist(), thickness=1),
                 line=dict(color=METHOD_COLORS.get(method), width=1.5, dash=dash),
-                marker=dict(size=9, color=METHOD_COLORS.get(method)),
+                marker=dict(size=10, color=METHOD_COLORS.get(method), line=dict(width=2, color=METHOD_COLORS.get(method)),
+                            symbol=["circle-open" if lr == low else "circle" for lr in part.lr]),
                 hovertemplate="%{text}<br>fine-tune %{x:.4f}<br>preserve %{y:.4f}<extra></extra>"), row=1, col=col)
     if before:
         for col, (kind, _) in enumerate(panels, start=1):
@@ -276,8 +278,10 @@ def science_tradeoff(table: pd.DataFrame, before: Mapping | None = None, title: 
     for col, (kind, _) in enumerate(panels, start=1):
         fig.update_xaxes(title_text=f"fine-tune {kind}", row=1, col=col)
         fig.update_yaxes(title_text=f"preserve {kind}", row=1, col=col)
-    fig.update_layout(**{**_LAYOUT, "margin": dict(l=60, r=20, t=110, b=50)}, title=title or None,
-                      height=460, width=520 * len(panels))
+    fig.update_layout(**{**_LAYOUT, "margin": dict(l=60, r=20, t=80, b=150),
+                         "legend": dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0)},
+                      title=(title + "<br>" if title else "") + "<sup>open marker: the smaller learning rate</sup>",
+                      height=560, width=520 * len(panels))
     return fig
 
 

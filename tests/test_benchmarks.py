@@ -10,12 +10,16 @@ import pytest
 pytestmark = pytest.mark.filterwarnings("ignore")
 
 
-def test_science_report_figure_and_rerender(tmp_path):
+def _science_argv(out, seeds="0,1", lr="1e-3"):
+    return ["--model", "tiny-llama", "--methods", "lora,sclora", "--betas", "0.5", "--lrs", lr, "--seeds", seeds,
+            "--steps", "1", "--max-samples", "8", "--max-eval", "1", "--cost-steps", "0", "--out", str(out)]
+
+
+def test_science_report_figure_rerender_and_merge(tmp_path):
     from benchmarks import science
 
     out = tmp_path / "results.md"
-    argv = ["--model", "tiny-llama", "--methods", "lora,sclora", "--betas", "0.5", "--lrs", "1e-3", "--seeds", "0,1",
-            "--steps", "1", "--max-samples", "8", "--max-eval", "1", "--cost-steps", "0", "--out", str(out)]
+    argv = _science_argv(out)
     assert science.main(argv) == 0
     text = out.read_text()
     assert "| lora |  | 0.001 | 2 |" in text and "| sclora | 0.5 | 0.001 | 2 |" in text
@@ -30,6 +34,17 @@ def test_science_report_figure_and_rerender(tmp_path):
     out.unlink()
     assert science.main(["--report-only", "--out", str(out)]) == 0  # re-rendered from the saved rows alone
     assert out.read_text() == text
+
+    # A seed run by another process with the same settings merges in; other settings are refused.
+    other = tmp_path / "seed2.md"
+    assert science.main(_science_argv(other, seeds="2")) == 0
+    assert science.main(["--report-only", "--out", str(out), "--merge", str(other.with_suffix(".json"))]) == 0
+    merged = out.read_text()
+    assert "| lora |  | 0.001 | 3 |" in merged and "seed2.json (seeds 2" in merged
+    odd = tmp_path / "odd.md"
+    assert science.main(_science_argv(odd, seeds="3", lr="2e-3")) == 0
+    with pytest.raises(SystemExit, match="other settings"):
+        science.main(["--report-only", "--out", str(out), "--merge", str(odd.with_suffix(".json"))])
 
 
 def test_science_figure_has_loss_and_accuracy_panels():
