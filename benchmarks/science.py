@@ -199,8 +199,9 @@ def main(argv=None) -> int:
         raw = json.loads(raw_path.read_text(encoding="utf-8"))
         for extra in filter(None, args.merge.split(",")):
             more = json.loads(Path(extra).read_text(encoding="utf-8"))
-            check_same = {k: v for k, v in more["args"].items() if k not in ("seeds", "out", "runs_dir")}
-            mine = {k: v for k, v in raw["args"].items() if k not in ("seeds", "out", "runs_dir")}
+            control = ("seeds", "out", "runs_dir", "merge", "report_only", "cost_only")  # not settings of the runs
+            check_same = {k: v for k, v in more["args"].items() if k not in control}
+            mine = {k: v for k, v in raw["args"].items() if k not in control}
             if check_same != mine:
                 raise SystemExit(f"{extra}: other settings than {raw_path}, not merged: "
                                  f"{ {k: v for k, v in check_same.items() if mine.get(k) != v} }")
