@@ -33,7 +33,7 @@ from sclora.data import tokenize_examples  # noqa: E402
 from sclora.inits import init_adapters  # noqa: E402
 from sclora.models import load_model, tiny_model  # noqa: E402
 from sclora.runs import library_versions  # noqa: E402
-from sclora.statistics import _pad_batch, collect_statistics  # noqa: E402
+from sclora.statistics import collect_statistics, pad_batch  # noqa: E402
 from sclora.subspace import DEFAULT_BETAS, reduce_covariances, sclora_subspaces, tradeoff  # noqa: E402
 
 GOALS = {
@@ -78,7 +78,7 @@ def plain_forward(model, datasets: list[list[list[int]]], batch_size: int, pad_i
     for ids in datasets:
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         for start in range(0, len(order), batch_size):
-            x, mask = _pad_batch([ids[i] for i in order[start : start + batch_size]], pad_id, device)
+            x, mask = pad_batch([ids[i] for i in order[start : start + batch_size]], pad_id, device)
             model(input_ids=x, attention_mask=mask, use_cache=False)
 
 

@@ -33,6 +33,7 @@ from torch import nn
 
 from .errors import SCLoRAError, check
 from .modules import find_target_modules, is_linear, weight_matrix
+from .statistics import pad_batch
 
 METHODS = ("lora", "pissa", "milora", "corda-kpm", "corda-ipm", "sclora")
 # Methods whose frozen base weights differ from W0 (export needs the rank-2r conversion).
@@ -381,9 +382,7 @@ def corda_input_covariance(base_model: nn.Module, module_name: str, samples: lis
     try:
         for start in range(0, len(order), batch_size):
             batch = [samples[i] for i in order[start : start + batch_size]]
-            width = max(len(ids) for ids in batch)
-            ids = torch.tensor([row + [0] * (width - len(row)) for row in batch], device=device)
-            mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in batch], device=device)
+            ids, mask = pad_batch(batch, 0, device)
             valid = mask[..., None].to(torch.float64)
             try:
                 base_model(input_ids=ids, attention_mask=mask, use_cache=False)

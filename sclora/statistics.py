@@ -139,7 +139,7 @@ class Statistics:
 # ---------------------------------------------------------------------- collection
 
 
-def _pad_batch(batch: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_batch(batch: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     """Right padding: real tokens keep positions 0..T-1, so outputs do not depend on padding."""
     width = max(len(ids) for ids in batch)
     ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
@@ -282,7 +282,7 @@ def collect_statistics(
                 if should_stop is not None and should_stop():
                     raise StoppedError("Covariance collection was stopped; nothing was kept for this run.")
                 batch = [ids[i] for i in order[start : start + batch_size]]
-                input_ids, mask = _pad_batch(batch, pad_token_id, device)
+                input_ids, mask = pad_batch(batch, pad_token_id, device)
                 mask_box[:] = [mask]
                 try:
                     model(input_ids=input_ids, attention_mask=mask, use_cache=False)
