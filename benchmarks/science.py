@@ -17,7 +17,6 @@ appended when it exists.
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import statistics
 import sys
@@ -156,6 +155,15 @@ PAPER_CONTEXT = [
 ]
 
 
+def save_raw(raw: dict, path: Path) -> None:
+    """The rows and settings the report is rendered from (whole or not at all)."""
+    import json
+
+    from sclora.files import atomic_file_write
+
+    atomic_file_write(path, lambda tmp: Path(tmp).write_text(json.dumps(raw, indent=1), encoding="utf-8"))
+
+
 def write_report(raw: dict, out: Path) -> str:
     """Render ``raw`` (the JSON this script saves after every seed) to ``out`` (.md) and its figure."""
     import pandas as pd
@@ -187,7 +195,6 @@ def main(argv=None) -> int:
     import torch
 
     from sclora.compare import compare, examples_from, prepare_data
-    from sclora.files import atomic_file_write
     from sclora.models import load_model
     from sclora.runs import library_versions
 
@@ -209,7 +216,7 @@ def main(argv=None) -> int:
             raw["seconds"] += more["seconds"]
             raw.setdefault("merged", []).append(f"{Path(extra).name} (seeds {more['args']['seeds']}, {more['device']})")
         if raw.get("merged"):
-            atomic_file_write(raw_path, lambda tmp: Path(tmp).write_text(json.dumps(raw, indent=1), encoding="utf-8"))
+            save_raw(raw, raw_path)
         print(write_report(raw, out))
         return 0
     started = time.perf_counter()
@@ -242,7 +249,7 @@ def main(argv=None) -> int:
         raw = {"args": vars(args), "argv": argv, "before": result.before, "cost": cost, "device": device,
                "seconds": time.perf_counter() - started, "versions": library_versions(),
                "rows": json.loads(table.to_json(orient="records"))}
-        atomic_file_write(raw_path, lambda tmp: Path(tmp).write_text(json.dumps(raw, indent=1), encoding="utf-8"))
+        save_raw(raw, raw_path)
         text = write_report(raw, out)
     print(text)
     return 0
