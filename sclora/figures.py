@@ -304,7 +304,8 @@ def write_figures(figs: Mapping[str, go.Figure], folder: str | Path, *, plotlyjs
 
     folder = Path(folder)
     paths = [atomic_file_write(folder / f"{name}.html",
-                               lambda tmp, fig=fig: fig.write_html(tmp, include_plotlyjs=plotlyjs, full_html=True))
+                               lambda tmp, fig=fig, name=name: fig.write_html(tmp, include_plotlyjs=plotlyjs, full_html=True,
+                                                                              div_id=name))
              for name, fig in figs.items()]
     if not png or not figs:
         return paths, None

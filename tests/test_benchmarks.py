@@ -23,7 +23,7 @@ def test_science_report_figure_rerender_and_merge(tmp_path):
     assert science.main(argv) == 0
     text = out.read_text()
     assert "| lora |  | 0.001 | 2 |" in text and "| sclora | 0.5 | 0.001 | 2 |" in text
-    assert "python -m benchmarks.science " + " ".join(argv) in text  # the command that reproduces it
+    assert "python -m benchmarks.science " + " ".join(argv[:-2]) + "\n" in text  # the command, without --out
     assert "finished: 0, 1" in text and "Context: the paper's results (not measured here)" in text
     raw = json.loads(out.with_suffix(".json").read_text())
     assert len(raw["rows"]) == 4 and {r["seed"] for r in raw["rows"]} == {0, 1}
@@ -31,9 +31,26 @@ def test_science_report_figure_rerender_and_merge(tmp_path):
         assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG" and "![" in text and "results.png" in text
     html = out.with_suffix(".html").read_text()
     assert "plotly" in html and "lora" in html and "base model" in html
+    assert str(tmp_path) not in out.with_suffix(".json").read_text()  # no path of this machine is saved
+    assert str(tmp_path) not in text
+    # Re-rendered from the saved rows alone, after moving the report and its discussion to another folder.
+    (tmp_path / "results-discussion.md").write_text("The hand-written part.\n")
+    text = science.main(["--report-only", "--out", str(out)]) == 0 and out.read_text()
+    assert "The hand-written part." in text and "(`results-discussion.md`)" in text
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    names = [n for n in ("results.json", "results-discussion.md", "results.png") if (tmp_path / n).exists()]
+    for name in names:
+        (tmp_path / name).rename(moved / name)
+    assert science.main(["--report-only", "--out", str(moved / "results.md")]) == 0
+    assert (moved / "results.md").read_text() == text
+    for name in names:
+        (moved / name).rename(tmp_path / name)
+    (tmp_path / "results-discussion.md").unlink()
     out.unlink()
-    assert science.main(["--report-only", "--out", str(out)]) == 0  # re-rendered from the saved rows alone
-    assert out.read_text() == text
+    assert science.main(["--report-only", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "## Discussion" not in text
 
     # A seed run by another process with the same settings merges in; other settings are refused.
     other = tmp_path / "seed2.md"
