@@ -1,4 +1,4 @@
-"""Real-browser test of the explorer (issue 7): headless Debian chromium drives ``python app.py``.
+"""Real-browser test of the explorer: headless Debian chromium drives ``python app.py``.
 
 The app runs on the tiny model in a subprocess on a free port; Playwright (Python package only,
 no downloaded browsers) clicks through every tab as a user would: bundled data, covariances, the
@@ -6,7 +6,8 @@ no downloaded browsers) clicks through every tab as a user would: bundled data, 
 generations and the export downloads. Every gr.Plot visited must hold a drawn Plotly figure, the
 page must log no console errors, and a screenshot per tab lands in tests/artifacts/browser/.
 
-Skipped (with the reason) when chromium is not installed; `.ci/run` installs it.
+Skipped (with the reason) when chromium or playwright is missing; when ``CI`` is set (``.ci/run``, which
+installs chromium, sets it) that fails instead, so CI never passes without the browser test.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import zipfile
 import pytest
 
 from tests.browser.driver import (ARTIFACTS, TAB_TITLES, browser_page, choose, click_slider, dismiss_toasts,
-                                  find_chromium, open_app, open_tab, plot_state, running_app, screenshot, selected_tokens,
-                                  set_number, table_header, table_rows, wait_plot, wait_text)
+                                  find_chromium, open_app, open_tab, plot_state, require_browser, running_app,
+                                  screenshot, selected_tokens, set_number, table_header, table_rows, wait_plot,
+                                  wait_text)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(400)]
 
@@ -35,9 +37,7 @@ STOPPED_RUN = "lora lr=1e-03"
 
 @pytest.fixture(scope="module")
 def app_url():
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run does it): no real-browser test")
-    pytest.importorskip("playwright.sync_api", reason="the playwright Python package is missing (requirements-dev.txt)")
+    require_browser()  # skips with the reason; fails instead when CI is set
     SHOTS.mkdir(parents=True, exist_ok=True)
     (SHOTS / "failure.png").unlink(missing_ok=True)  # from an earlier failed run
     with running_app(MODEL, log_path=SHOTS / "app.log") as url:

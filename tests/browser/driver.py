@@ -26,8 +26,9 @@ from typing import Iterator
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
-# As root on a machine without internet: no sandbox, no GPU, and no background networking, which
-# otherwise stalls on refused connections (see docs/gradio-and-spaces.md, "Testing a Gradio app").
+# Headless and self-contained: no sandbox (it needs user namespaces, often missing in containers and
+# when running as root), no GPU, and no background networking, which stalls where outside hosts are
+# unreachable.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 CHROMIUM_PATHS = ["/usr/bin/chromium", "/usr/lib/chromium/chromium"]
@@ -41,6 +42,32 @@ IGNORED_EXTERNAL = [
     ("huggingface.co", "Hugging Face links and badges; no internet here"),
     ("cdn.jsdelivr.net", "CDN assets some Gradio components fetch lazily; no internet here"),
 ]
+
+
+def missing_browser() -> str | None:
+    """Why the real-browser test cannot run here (chromium or playwright missing), or None."""
+    if find_chromium() is None:
+        return "chromium is not installed (apt-get install chromium; .ci/run does it)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is missing (requirements-dev.txt)"
+    return None
+
+
+def require_browser() -> None:
+    """Skip the calling test when no browser can run, with the reason; under CI (``CI`` set), fail instead.
+
+    ``.ci/run`` installs chromium, so a missing one there is a broken set-up, not a reason to pass.
+    """
+    import pytest
+
+    reason = missing_browser()
+    if reason is None:
+        return
+    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+        pytest.fail(f"CI is set and the real-browser test cannot run: {reason}", pytrace=False)
+    pytest.skip(f"{reason}: no real-browser test")
 
 
 def find_chromium() -> str | None:
