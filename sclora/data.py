@@ -29,9 +29,11 @@ import math
 import random
 import re
 import statistics as _stats
+import sys
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from itertools import accumulate
 from pathlib import Path
 
 from .errors import SCLoRAError, check
@@ -70,8 +72,9 @@ class DataValidationError(SCLoRAError):
     """A data file that cannot be used; ``problems`` lists every problem found (file, line, field)."""
 
     def __init__(self, source: str, problems: list[str], limit: int = MAX_PROBLEMS_SHOWN):
+        source = _one_line(str(source))
         self.source = source
-        self.problems = list(problems)
+        self.problems = [_one_line(p) for p in problems]
         shown = self.problems[:limit]
         head = (f"{source}: {len(self.problems)} problem{'s' if len(self.problems) != 1 else ''} found, "
                 "nothing was loaded:")
@@ -79,6 +82,11 @@ class DataValidationError(SCLoRAError):
         if len(self.problems) > limit:
             lines.append(f"  ... and {len(self.problems) - limit} more")
         super().__init__("\n".join(lines))
+
+
+def _one_line(text: str) -> str:
+    """A message line: control characters and line separators (a file name may hold them) escaped."""
+    return re.sub("[\x00-\x1f\x7f-\x9f\u2028\u2029]", lambda m: repr(m.group())[1:-1], text)
 
 
 @dataclass
@@ -120,6 +128,175 @@ def fingerprint_records(records: list[dict]) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+# --------------------------------------------------------------------------- text hygiene and limits
+
+MAX_JSON_DEPTH = 32  # brackets nested in a JSONL line, a JSON file or a CSV `messages` cell (records need 4)
+MAX_LINE_CHARS = 2**17  # 131,072: a line of a JSONL/CSV/TSV/TXT file, and any one text value
+MAX_PROBLEMS_PER_RECORD = 20  # a chat with thousands of broken messages lists the first 20
+MAX_LISTED_LINES = 100  # file-level scans (bytes that are not UTF-8, control characters) list this many lines
+PARQUET_MAX_EXPANSION = 8  # Parquet data may unpack to at most 8 x max_bytes (stated in its metadata)
+
+# Characters that show nothing by themselves: a value made only of these and whitespace is empty.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zs", "Zl", "Zp", "Mn", "Me"})
+# Letters and symbols that render as blank space (Hangul fillers, braille blank, combining grapheme joiner).
+_INVISIBLE_EXTRA = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f")
+# Control characters (Unicode category Cc) other than tab, newline and carriage return (a line end).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL_NAMES = {0x00: "NUL", 0x07: "BELL", 0x08: "BACKSPACE", 0x0B: "LINE TABULATION", 0x0C: "FORM FEED",
+                  0x1B: "ESCAPE", 0x7F: "DELETE"}
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# What breaks a message line (str.splitlines splits on all of these).
+_LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# JSON strings (to the closing quote, or to the end of the line when unterminated: never backtracks)
+# and brackets, for the nesting check.
+_JSON_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"?')
+_JSON_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"?|[\[\]{}]')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+_JSON_WHITESPACE = re.compile(r"[ \t\n\r]*")
+# A line holding a non-whitespace character (blank lines are skipped at C speed).
+_CONTENT_LINE = re.compile(r"^[^\S\n]*\S[^\n]*", re.M)
+
+
+def char_name(ch: str) -> str:
+    """``'U+200B (ZERO WIDTH SPACE)'``, ``'U+0000 (NUL)'``."""
+    code = ord(ch)
+    name = _CONTROL_NAMES.get(code) or unicodedata.name(ch, "") or (
+        "control character" if unicodedata.category(ch) == "Cc" else "unnamed character")
+    return f"U+{code:04X} ({name})"
+
+
+def is_invisible(text: str) -> bool:
+    """True when nothing would show: the text is empty or holds only whitespace and invisible characters
+    (zero-width spaces and joiners, word joiner, BOM, soft hyphen, other format and control characters,
+    lone combining marks, Hangul fillers, braille blank)."""
+    return all(ch.isspace() or ch in _INVISIBLE_EXTRA or unicodedata.category(ch) in _INVISIBLE_CATEGORIES
+               for ch in text)
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    """1-based (line, column) of ``offset`` in ``text``."""
+    return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def normalise_text(value, where: str, name: str, problems: list[str], *, allow_empty: bool = False) -> str | None:
+    """The one normalisation of every text field (``text``, prompt and response fields, Alpaca's ``input``,
+    chat ``content``), whatever the file format.
+
+    The value must be a string of at most ``MAX_LINE_CHARS`` characters without lone surrogates. Line ends
+    become ``\\n`` (``\\r\\n`` and ``\\r``), then Unicode NFC. Control characters other than tab and newline
+    are refused with their line and column in the value. A value with nothing visible (only whitespace and
+    invisible characters, see :func:`is_invisible`) is empty: refused, or ``""`` with ``allow_empty``.
+    Returns the normalised string, or None with a problem added.
+    """
+    at = f"{where}, field {name!r}"
+    if not isinstance(value, str):
+        problems.append(f"{at}: expected a string, got {_json_type(value)}")
+        return None
+    if len(value) > MAX_LINE_CHARS:
+        problems.append(f"{at}: the value is {len(value):,} characters long, over the limit of "
+                        f"{MAX_LINE_CHARS:,} characters (MAX_LINE_CHARS)")
+        return None
+    bad = _SURROGATE.search(value)
+    if bad:
+        line, column = _position(value, bad.start())
+        problems.append(f"{at}: a lone surrogate U+{ord(bad.group()):04X} at line {line}, column {column} of the "
+                        "value is not a character (a broken \\u escape)")
+        return None
+    value = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
+    bad = _CONTROL.search(value)
+    if bad:
+        line, column = _position(value, bad.start())
+        problems.append(f"{at}: control character {char_name(bad.group())} at line {line}, column {column} of the "
+                        "value; only tab and newline are allowed in text")
+        return None
+    if is_invisible(value):
+        if allow_empty:
+            return ""
+        shown = next((ch for ch in value if not ch.isspace()), None)
+        problems.append(f"{at}: the value is empty" +
+                        (f" (only invisible characters, such as {char_name(shown)})" if shown else ""))
+        return None
+    return value
+
+
+def _control_problems(text: str, name: str, field_name: str | None = None) -> list[str]:
+    """A problem per line holding a control character (tab, newline and CR aside), with line and column."""
+    problems: list[str] = []
+    field = f", field {field_name!r}" if field_name else ""
+    found = _CONTROL.search(text)
+    line, pos = 1, 0
+    while found is not None:
+        if len(problems) == MAX_LISTED_LINES:
+            problems.append(f"{name}: more lines hold control characters; the first {MAX_LISTED_LINES} are listed")
+            break
+        offset = found.start()
+        line += text.count("\n", pos, offset)
+        pos = offset
+        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+        problems.append(f"{name} line {line}, column {column}{field}: control character {char_name(found.group())}; "
+                        "only tab and newline are allowed in text")
+        end = text.find("\n", offset)
+        found = None if end < 0 else _CONTROL.search(text, end)
+    return problems
+
+
+def _too_deep(text: str) -> int | None:
+    """Offset of the first ``[`` or ``{`` nested deeper than ``MAX_JSON_DEPTH`` (outside strings), or None.
+    Checked before ``json.loads``, whose parser recurses once per level."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return None
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    if max(accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0) <= MAX_JSON_DEPTH:
+        return None
+    depth = 0
+    for token in _JSON_TOKEN.finditer(text):  # only for a file that is refused: where is it?
+        step = _BRACKET_STEP.get(token.group(), 0)
+        depth += step
+        if depth > MAX_JSON_DEPTH:
+            return token.start()
+    return None
+
+
+def _too_deep_problem(where: str, column: int | None = None) -> str:
+    at = f"{where}, column {column}" if column else where
+    return (f"{at}: JSON nested more than {MAX_JSON_DEPTH} levels deep (MAX_JSON_DEPTH); "
+            "records need at most 4 levels")
+
+
+def _long_line(where: str, length: int) -> str:
+    return (f"{where}: the line is {length:,} characters long, over the limit of {MAX_LINE_CHARS:,} characters "
+            "(MAX_LINE_CHARS)")
+
+
+def _content_lines(text: str, pos: int = 0, endpos: int | None = None, number: int = 1):
+    """(line number, start offset, line) of each line holding a non-whitespace character, from ``pos``
+    (a line start, on line ``number``) without splitting the whole text."""
+    for found in _CONTENT_LINE.finditer(text, pos, len(text) if endpos is None else endpos):
+        number += text.count("\n", pos, found.start())
+        pos = found.start()
+        yield number, pos, found.group()
+
+
+def _json_reason(exc: ValueError) -> str:
+    """json's reason for refusing a text; a ValueError that is no JSONDecodeError is a huge integer."""
+    if isinstance(exc, json.JSONDecodeError):
+        return exc.msg
+    if "integer string conversion" in str(exc):
+        return f"a number with more than {sys.get_int_max_str_digits()} digits"
+    return _short(str(exc))
+
+
+def _invalid_json(where: str, exc: ValueError) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{where}: invalid JSON ({exc.msg} at column {exc.colno})"
+    return f"{where}: invalid JSON ({_json_reason(exc)})"
+
+
 # --------------------------------------------------------------------------- reading files
 
 
@@ -130,7 +307,7 @@ def _json_type(value) -> str:
     if isinstance(value, bool):
         return f"a boolean ({str(value).lower()})"
     if isinstance(value, (int, float)):
-        return f"a number ({value})"
+        return f"a number ({_short(repr(value), 40)})"
     if isinstance(value, (list, tuple)):
         return "a list"
     if isinstance(value, dict):
@@ -156,6 +333,9 @@ def _decode(raw: bytes, name: str) -> tuple[str, list[str]]:
         try:
             line.decode("utf-8")
         except UnicodeDecodeError as exc:
+            if len(problems) == MAX_LISTED_LINES:
+                problems.append(f"{name}: more lines are not valid UTF-8; the first {MAX_LISTED_LINES} are listed")
+                break
             problems.append(
                 f"{name} line {number}: byte 0x{line[exc.start]:02x} at column {exc.start + 1} is not valid UTF-8 "
                 "(the file may be Latin-1 or Windows-1252); save it as UTF-8"
@@ -163,129 +343,271 @@ def _decode(raw: bytes, name: str) -> tuple[str, list[str]]:
     return "", problems
 
 
-def _read_jsonl(text: str, name: str, problems: list[str]) -> list[tuple[str, object]]:
-    items = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
+def _read_jsonl(text: str, name: str, problems: list[str], max_records: int) -> tuple[list, bool]:
+    """(items, more): at most ``max_records`` records are read; ``more`` says the file has further ones."""
+    items, read = [], 0
+    for number, _, line in _content_lines(text):
+        if is_invisible(line):
             continue  # blank lines between records are harmless
+        if read == max_records:
+            return items, True
+        read += 1
+        where = f"{name} line {number}"
+        if len(line) > MAX_LINE_CHARS:
+            problems.append(_long_line(where, len(line)))
+            continue
+        deep = _too_deep(line)
+        if deep is not None:
+            problems.append(_too_deep_problem(where, deep + 1))
+            continue
         try:
             items.append((f"line {number}", json.loads(line)))
-        except json.JSONDecodeError as exc:
-            problems.append(f"{name} line {number}: invalid JSON ({exc.msg} at column {exc.colno})")
-    return items
+        except ValueError as exc:
+            problems.append(_invalid_json(where, exc))
+    return items, False
 
 
-def _read_json(text: str, name: str, problems: list[str]) -> list[tuple[str, object]]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        problems.append(f"{name} line {exc.lineno}: invalid JSON ({exc.msg} at column {exc.colno})")
-        return []
-    if not isinstance(data, list):
-        problems.append(
-            f"{name}: the top level is {_json_type(data)}, expected an array of records ([{{...}}, {{...}}]); "
-            "for one record per line use a .jsonl file"
-        )
-        return []
-    return [(f"record {i}", item) for i, item in enumerate(data, start=1)]
+_TOP_LEVEL = {"{": "an object", '"': "a string", "t": "a boolean", "f": "a boolean", "n": "null"}
 
 
-def _read_delimited(text: str, name: str, delimiter: str, problems: list[str]) -> list[tuple[str, object]]:
+def _read_json(text: str, name: str, problems: list[str], max_records: int) -> tuple[list, bool]:
+    """An array of records, read one record at a time up to ``max_records``."""
+    deep = _too_deep(text)
+    if deep is not None:
+        line, column = _position(text, deep)
+        problems.append(_too_deep_problem(f"{name} line {line}", column))
+        return [], False
+    decoder = json.JSONDecoder()
+    pos = _JSON_WHITESPACE.match(text).end()
+
+    def fail(message: str, at: int) -> tuple[list, bool]:
+        line, column = _position(text, at)
+        problems.append(f"{name} line {line}: invalid JSON ({message} at column {column})")
+        return [], False
+
+    if not text.startswith("[", pos):
+        kind = _TOP_LEVEL.get(text[pos:pos + 1])
+        if kind is None:
+            try:
+                value, _ = decoder.raw_decode(text, pos)  # a number, or not JSON at all
+            except json.JSONDecodeError as exc:
+                return fail(exc.msg, exc.pos)
+            except ValueError as exc:
+                return fail(_json_reason(exc), pos)
+            kind = _json_type(value)
+        problems.append(f"{name}: the top level is {kind}, expected an array of records ([{{...}}, {{...}}]); "
+                        "for one record per line use a .jsonl file")
+        return [], False
+    items: list[tuple[str, object]] = []
+    pos = _JSON_WHITESPACE.match(text, pos + 1).end()
+    if text.startswith("]", pos):
+        pos += 1
+    else:
+        while True:
+            if len(items) == max_records:
+                return items, True
+            try:
+                value, pos = decoder.raw_decode(text, pos)
+            except json.JSONDecodeError as exc:
+                return fail(exc.msg, exc.pos)
+            except ValueError as exc:
+                return fail(_json_reason(exc), pos)
+            items.append((f"record {len(items) + 1}", value))
+            pos = _JSON_WHITESPACE.match(text, pos).end()
+            if text.startswith(",", pos):
+                pos = _JSON_WHITESPACE.match(text, pos + 1).end()
+            elif text.startswith("]", pos):
+                pos += 1
+                break
+            else:
+                return fail("Expecting ',' delimiter", pos)
+    pos = _JSON_WHITESPACE.match(text, pos).end()
+    if pos != len(text):
+        return fail("Extra data", pos)
+    return items, False
+
+
+class _LineTooLong(Exception):
+    def __init__(self, number: int, length: int):
+        super().__init__(number, length)
+        self.number, self.length = number, length
+
+
+def _checked_lines(text: str):
+    """The lines of ``text`` for the csv reader, refusing one over ``MAX_LINE_CHARS`` before it is parsed."""
+    for number, line in enumerate(io.StringIO(text, newline=""), start=1):
+        if len(line) > MAX_LINE_CHARS and len(line.rstrip("\r\n")) > MAX_LINE_CHARS:
+            raise _LineTooLong(number, len(line.rstrip("\r\n")))
+        yield line
+
+
+def _read_delimited(text: str, name: str, delimiter: str, problems: list[str],
+                    max_records: int) -> tuple[list, bool]:
     kind = "TSV" if delimiter == "\t" else "CSV"
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(_checked_lines(text), delimiter=delimiter)
+
+    def unreadable(exc: Exception, number: int, what: str) -> None:
+        if isinstance(exc, _LineTooLong):
+            problems.append(_long_line(f"{name} line {exc.number}", exc.length))
+        elif "field larger than field limit" in str(exc):  # a quoted cell over several lines
+            problems.append(f"{name} line {number}: a cell is longer than the limit of {MAX_LINE_CHARS:,} characters "
+                            "(MAX_LINE_CHARS)")
+        else:
+            problems.append(f"{name} line {number}: the {kind} {what} ({exc})")
+
     try:
         header = next(reader)
     except StopIteration:
-        return []
-    except csv.Error as exc:
-        problems.append(f"{name} line 1: the {kind} header cannot be read ({exc})")
-        return []
+        return [], False
+    except (csv.Error, _LineTooLong) as exc:
+        unreadable(exc, 1, "header cannot be read")
+        return [], False
     header = [h.strip() for h in header]
     repeated = sorted({h for h in header if header.count(h) > 1})
     if repeated:
-        problems.append(f"{name} line 1: column {', '.join(map(repr, repeated))} appears more than once in the header")
-        return []
+        problems.append(f"{name} line 1: column {_short(', '.join(map(repr, repeated)), 200)} appears more than once "
+                        "in the header")
+        return [], False
     columns = {h.lower() for h in header}
     found = _detect_shape(columns)
     if found is None:
         partial = _partial_pair(columns)
         problems.append(
-            f"{name} line 1: the {kind} header has no usable columns (found {', '.join(map(repr, header))}); "
+            f"{name} line 1: the {kind} header has no usable columns (found {_short(', '.join(map(repr, header)), 200)}); "
             + (partial if partial else f"expected columns {RECOGNISED_HINT}")
         )
-        return []
-    items = []
+        return [], False
+    items, read = [], 0
     try:
         for row in reader:
             number = reader.line_num
-            if not any(cell.strip() for cell in row):
+            if all(is_invisible(cell) for cell in row):
                 continue
+            if read == max_records:
+                return items, True
+            read += 1
             if len(row) != len(header):
                 problems.append(f"{name} line {number}: the row has {len(row)} fields but the header has {len(header)}")
                 continue
             record: dict[str, object] = dict(zip(header, row))
             if found[0] == "chat":  # a messages cell holds the list as JSON text
                 key = next(h for h in header if h.lower() == "messages")
-                try:
-                    record[key] = json.loads(record[key]) if record[key].strip() else record[key]
-                except json.JSONDecodeError as exc:
-                    problems.append(f"{name} line {number}, field 'messages': the cell is not valid JSON ({exc.msg})")
+                cell = record[key]
+                if is_invisible(cell):
+                    pass  # an empty cell: "the value is empty" below
+                elif _too_deep(cell) is not None:
+                    problems.append(_too_deep_problem(f"{name} line {number}, field 'messages'"))
                     continue
+                else:
+                    try:
+                        record[key] = json.loads(cell)
+                    except ValueError as exc:
+                        reason = _json_reason(exc)
+                        problems.append(f"{name} line {number}, field 'messages': the cell is not valid JSON ({reason})")
+                        continue
             items.append((f"line {number}", record))
-    except csv.Error as exc:
-        problems.append(f"{name} line {reader.line_num}: the {kind} cannot be parsed ({exc})")
-    return items
+    except (csv.Error, _LineTooLong) as exc:
+        unreadable(exc, reader.line_num, "cannot be parsed")
+    return items, False
 
 
-def _read_txt(text: str) -> tuple[str, list[tuple[str, object]]]:
+def _read_txt(text: str, name: str, problems: list[str], max_records: int) -> tuple[str, list, bool]:
     """One example per non-empty line; blocks separated by blank lines when there are blank-line
-    separated blocks and at least one of them has several lines."""
-    lines = text.split("\n")
-    blocks: list[tuple[int, list[str]]] = []
-    current: list[str] = []
-    start = 0
-    for number, line in enumerate(lines, start=1):
-        line = line.rstrip("\r")
-        if line.strip():
-            if not current:
-                start = number
-            current.append(line)
-        elif current:
-            blocks.append((start, current))
-            current = []
-    if current:
-        blocks.append((start, current))
-    if len(blocks) > 1 and any(len(b) > 1 for _, b in blocks):
-        return "txt-blocks", [(f"line {s}", {"text": "\n".join(b).strip()}) for s, b in blocks]
-    return "txt-lines", [(f"line {s + i}", {"text": line.strip()}) for s, b in blocks for i, line in enumerate(b)]
+    separated blocks and at least one of them has several lines. Lines with nothing visible are blank.
+    Reading stops after ``max_records + 1`` blocks; blocks are kept as offsets, not as lists of lines."""
+    blocks: list[list[int]] = []  # [first line number, start offset, end offset, line count]
+    last = -1
+    more = False
+    for number, start, line in _content_lines(text):
+        if is_invisible(line):
+            continue
+        if len(line.rstrip("\r")) > MAX_LINE_CHARS:
+            problems.append(_long_line(f"{name} line {number}", len(line.rstrip("\r"))))
+        end = start + len(line)
+        if blocks and number == last + 1:
+            blocks[-1][2] = end
+            blocks[-1][3] += 1
+        elif len(blocks) > max_records:
+            more = True
+            break
+        else:
+            blocks.append([number, start, end, 1])
+        last = number
+    if problems:
+        return "txt-lines", [], False
+    if len(blocks) > 1 and any(b[3] > 1 for b in blocks):
+        more = more or len(blocks) > max_records
+        items = []
+        for number, start, end, _ in blocks[:max_records]:
+            if end - start > MAX_LINE_CHARS:  # refused by normalise_text; not split into lines first
+                items.append((f"line {number}", {"text": text[start:end]}))
+            else:
+                lines = [line.rstrip("\r") for line in text[start:end].split("\n")]
+                items.append((f"line {number}", {"text": "\n".join(line for line in lines
+                                                                  if not is_invisible(line)).strip()}))
+        return "txt-blocks", items, more
+    items = []
+    for first, start, end, _ in blocks:
+        for number, _, line in _content_lines(text, start, end, first):
+            if is_invisible(line):
+                continue
+            if len(items) == max_records:
+                return "txt-lines", items, True
+            items.append((f"line {number}", {"text": line.strip()}))
+    return "txt-lines", items, more
 
 
-def _plain(value):
+class _TooDeep(Exception):
+    pass
+
+
+def _plain(value, depth: int = 0):
     """Parquet cells (numpy arrays, NaN) as plain Python values."""
+    if depth > MAX_JSON_DEPTH:
+        raise _TooDeep
     if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
         value = value.tolist()
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_plain(v, depth + 1) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: _plain(v, depth + 1) for k, v in value.items()}
     return value
 
 
-def _read_parquet(path: Path, name: str, problems: list[str]) -> list[tuple[str, object]]:
+def _read_parquet(path: Path, name: str, problems: list[str], max_records: int,
+                  max_bytes: int) -> tuple[list, bool]:
+    """The first ``max_records`` rows; the uncompressed size the file states is checked before reading."""
     try:
-        import pandas as pd
-
-        frame = pd.read_parquet(path)
+        import pyarrow as pa
+        import pyarrow.parquet as pq
     except ImportError:
         problems.append(f"{name}: reading Parquet needs pandas and pyarrow (pip install pyarrow)")
-        return []
+        return [], False
+    try:
+        parquet = pq.ParquetFile(path)
+        meta = parquet.metadata
+        unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        limit = PARQUET_MAX_EXPANSION * max_bytes
+        if unpacked > limit:
+            problems.append(f"{name}: the Parquet data unpacks to {_size(unpacked)}, over the limit of {_size(limit)} "
+                            f"({PARQUET_MAX_EXPANSION} x max_bytes)")
+            return [], False
+        batch = next(parquet.iter_batches(batch_size=max_records), None)
+        table = pa.Table.from_batches([batch] if batch is not None else [], schema=parquet.schema_arrow)
+        frame = table.to_pandas()
+        more = meta.num_rows > len(frame)
     except Exception as exc:  # pyarrow raises several types for damaged files
-        problems.append(f"{name}: not a readable Parquet file ({type(exc).__name__}: {str(exc)[:200]})")
-        return []
-    rows = frame.to_dict("records")
-    return [(f"row {i}", {str(k): _plain(v) for k, v in row.items()}) for i, row in enumerate(rows, start=1)]
+        problems.append(f"{name}: not a readable Parquet file ({type(exc).__name__}: {_short(str(exc), 200)})")
+        return [], False
+    items = []
+    for i, row in enumerate(frame.to_dict("records"), start=1):
+        try:
+            items.append((f"row {i}", {str(k): _plain(v) for k, v in row.items()}))
+        except _TooDeep:
+            problems.append(_too_deep_problem(f"{name} row {i}"))
+    return items, more
 
 
 # --------------------------------------------------------------------------- shapes
@@ -313,13 +635,8 @@ def _partial_pair(keys: set[str]) -> str:
 
 
 def _string(where: str, name: str, value, problems: list[str], allow_empty: bool = False) -> str | None:
-    if not isinstance(value, str):
-        problems.append(f"{where}, field {name!r}: expected a string, got {_json_type(value)}")
-        return None
-    if not allow_empty and not value.strip():
-        problems.append(f"{where}, field {name!r}: the value is empty")
-        return None
-    return value
+    """Every text field of every format goes through :func:`normalise_text`."""
+    return normalise_text(value, where, name, problems, allow_empty=allow_empty)
 
 
 def _messages(where: str, value, problems: list[str]) -> list[dict] | None:
@@ -331,6 +648,10 @@ def _messages(where: str, value, problems: list[str]) -> list[dict] | None:
         return None
     out, before = [], len(problems)
     for i, message in enumerate(value, start=1):
+        if len(problems) - before >= MAX_PROBLEMS_PER_RECORD:
+            problems.append(f"{where}, field 'messages': more messages have problems; the first "
+                            f"{MAX_PROBLEMS_PER_RECORD} are listed")
+            break
         at = f"messages[{i}]"
         if not isinstance(message, dict):
             problems.append(f"{where}, field '{at}': expected an object with 'role' and 'content', "
@@ -343,7 +664,7 @@ def _messages(where: str, value, problems: list[str]) -> list[dict] | None:
             continue
         role = message["role"]
         if role not in ROLES:
-            problems.append(f"{where}, field '{at}.role': unknown role {role!r}; use one of {', '.join(ROLES)}")
+            problems.append(f"{where}, field '{at}.role': unknown role {_short(repr(role), 40)}; use one of {', '.join(ROLES)}")
             continue
         content = _string(where, f"{at}.content", message["content"], problems)
         if content is not None:
@@ -373,13 +694,13 @@ def _normalise(where: str, item, problems: list[str]) -> tuple[str, dict, set[st
     for key, value in item.items():
         low = str(key).strip().lower()
         if low in lowered:
-            problems.append(f"{where}: fields differ only in letter case ({key!r}); keep one")
+            problems.append(f"{where}: fields differ only in letter case ({_short(repr(key), 40)}); keep one")
             return None
         lowered[low] = value
     found = _detect_shape(set(lowered))
     if found is None:
         partial = _partial_pair(set(lowered))
-        fields = ", ".join(map(repr, item)) or "none"
+        fields = _short(", ".join(map(repr, item)), 200) or "none"
         problems.append(f"{where}: {partial}" if partial else
                         f"{where}: no recognised fields (found {fields}); expected {RECOGNISED_HINT}")
         return None
@@ -454,23 +775,29 @@ def load_examples(path, *, max_records: int = DEFAULT_MAX_RECORDS, max_bytes: in
 
     problems: list[str] = []
     items: list[tuple[str, object]] = []
+    more = False  # the file has records after the first max_records, which are not read
     fmt = kind
     if kind == "parquet":
-        fmt, items = "parquet", _read_parquet(path, source, problems)
+        items, more = _read_parquet(path, source, problems, max_records, max_bytes)
     else:
         text, problems = _decode(path.read_bytes(), source)
+        if not problems:  # control characters, located in the file, before any parsing
+            problems = _control_problems(text, source, "text" if kind == "txt" else None)
         if not problems and not text.strip():
             problems.append(f"{source}: the file has no records (only whitespace)")
+        elif not problems and is_invisible(text):
+            shown = next(ch for ch in text if not ch.isspace())
+            problems.append(f"{source}: the file has no records (only whitespace and invisible characters, "
+                            f"such as {char_name(shown)})")
         if not problems:
             if kind == "jsonl":
-                fmt, items = "jsonl", _read_jsonl(text, source, problems)
+                items, more = _read_jsonl(text, source, problems, max_records)
             elif kind == "json":
-                fmt, items = "json", _read_json(text, source, problems)
+                items, more = _read_json(text, source, problems, max_records)
             elif kind == "txt":
-                fmt, items = _read_txt(text)
+                fmt, items, more = _read_txt(text, source, problems, max_records)
             else:
-                fmt = kind
-                items = _read_delimited(text, source, "\t" if kind == "tsv" else ",", problems)
+                items, more = _read_delimited(text, source, "\t" if kind == "tsv" else ",", problems, max_records)
     # Keep going after unreadable lines so that one run lists every problem in the file.
     if not items and not problems:
         problems.append(f"{source}: the file has a header but no data rows" if fmt in ("csv", "tsv")
@@ -498,10 +825,9 @@ def load_examples(path, *, max_records: int = DEFAULT_MAX_RECORDS, max_bytes: in
     records = [r for _, _, r in normalised]
     wheres = [w for w, _, _ in normalised]
     warnings = _warnings(records, wheres, ignored)
-    if len(records) > max_records:
-        warnings.append(f"the file has {len(records)} records; only the first {max_records} are used "
+    if more:
+        warnings.append(f"the file has more than {max_records} records; only the first {max_records} are read "
                         f"(max_records={max_records})")
-        records = records[:max_records]
     return Examples(source=source, format=fmt, shape=next(iter(shapes)), records=records,
                     warnings=warnings, fingerprint=fingerprint_records(records))
 

@@ -63,6 +63,26 @@ BAD_CASES = {
     "corrupt.parquet": ["not a readable Parquet file"],
     "case_collision.jsonl": ["line 1:", "differ only in letter case"],
     "oversize.jsonl": ["over the limit of 1024 bytes", "raise max_bytes"],
+    # text hygiene: control characters (raw, or escaped in JSON), lone surrogates, invisible-only values
+    "txt_control_only.txt": ["line 1, column 1, field 'text'", "control character U+0001",
+                             "only tab and newline are allowed"],
+    "txt_nul_in_text.txt": ["line 2, column 6, field 'text'", "control character U+0000 (NUL)"],
+    "csv_nul_in_cell.csv": ["line 2, column 9:", "control character U+0000 (NUL)"],
+    "jsonl_raw_control.jsonl": ["line 2, column 15:", "control character U+000C (FORM FEED)"],
+    "jsonl_escaped_control.jsonl": ["line 2, field 'text'", "control character U+0007 (BELL) at line 1, column 5 of the value"],
+    "jsonl_lone_surrogate.jsonl": ["line 2, field 'text'", "lone surrogate U+D800 at line 1, column 6"],
+    "jsonl_invisible_only.jsonl": ["line 1, field 'prompt'", "the value is empty",
+                                   "only invisible characters, such as U+200B (ZERO WIDTH SPACE)"],
+    "chat_invisible_content.jsonl": ["line 1, field 'messages[2].content'", "the value is empty",
+                                     "U+2063 (INVISIBLE SEPARATOR)"],
+    "csv_invisible_cell.csv": ["line 2, field 'answer'", "the value is empty", "U+200D (ZERO WIDTH JOINER)"],
+    "txt_invisible_only.txt": ["no records (only whitespace and invisible characters", "U+200B"],
+    # limits checked while reading: nesting depth, line length; a number json cannot convert
+    "json_deep_nesting.json": ["line 1, column 33:", "nested more than 32 levels deep (MAX_JSON_DEPTH)"],
+    "jsonl_deep_nesting.jsonl": ["line 2, column 41:", "nested more than 32 levels deep"],
+    "csv_deep_messages.csv": ["line 2, field 'messages'", "nested more than 32 levels deep"],
+    "jsonl_long_line.jsonl": ["line 2:", "140,012 characters long", "over the limit of 131,072 characters"],
+    "jsonl_huge_integer.jsonl": ["line 1:", "invalid JSON (a number with more than 4300 digits)"],
 }
 
 
@@ -260,8 +280,192 @@ def test_record_cap_truncates_with_a_warning(tmp_path):
     records = [{"text": f"sample {i}"} for i in range(10)]
     ex = load_examples(_write(tmp_path / "cap.jsonl", "jsonl", records), max_records=4)
     assert ex.records == records[:4]
-    assert ex.warnings == ["the file has 10 records; only the first 4 are used (max_records=4)"]
+    assert ex.warnings == ["the file has more than 4 records; only the first 4 are read (max_records=4)"]
     assert ex.fingerprint == data.fingerprint_records(records[:4])
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "csv", "tsv", "parquet"])
+def test_record_cap_stops_reading(tmp_path, fmt):
+    """The cap applies while reading: what follows the first max_records records is never parsed (here a
+    broken record that would otherwise reject the file)."""
+    records = [{"prompt": f"q{i}", "response": f"a{i}"} for i in range(6)]
+    path = _write(tmp_path / f"cap.{fmt}", fmt, records)
+    if fmt == "jsonl":
+        path.write_text(path.read_text() + "{broken\n")
+    elif fmt == "json":
+        path.write_text(path.read_text().rstrip()[:-1] + ', {"prompt": 5, "broken": ]')
+    elif fmt in ("csv", "tsv"):
+        path.write_text(path.read_text() + "only one field\n")
+    ex = load_examples(path, max_records=3)
+    assert ex.records == records[:3]
+    assert ex.warnings == ["the file has more than 3 records; only the first 3 are read (max_records=3)"]
+    if fmt == "parquet":
+        assert load_examples(path, max_records=6).warnings == []
+    else:  # with a higher cap the broken record is read, and rejects the file
+        with pytest.raises(DataValidationError, match="line 7: invalid JSON|line 26: invalid JSON|line 8: the row has 1 fields"):
+            load_examples(path, max_records=7)
+
+
+@pytest.mark.parametrize("kind", ["lines", "blocks"])
+def test_record_cap_stops_reading_txt(tmp_path, kind):
+    sep = "\n\n" if kind == "blocks" else "\n"
+    body = "first line\nsecond line" if kind == "blocks" else "one line"
+    path = tmp_path / "cap.txt"
+    path.write_text(sep.join(f"{body} {i}" for i in range(8)) + sep + "bad \x00 control\n")
+    with pytest.raises(DataValidationError, match="control character"):
+        load_examples(path)  # the control character is found by a scan of the whole file, before the cap
+    path.write_text(sep.join(f"{body} {i}" for i in range(8)) + "\n")
+    ex = load_examples(path, max_records=3)
+    assert ex.format == f"txt-{kind}" and len(ex) == 3
+    assert ex.records[2]["text"].endswith(" 2") and "more than 3 records" in ex.warnings[0]
+    assert load_examples(path, max_records=8).warnings == []
+
+
+# --------------------------------------------------------------------------- text hygiene & limits
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "csv", "tsv", "parquet"])
+def test_every_format_normalises_text_the_same_way(tmp_path, fmt):
+    """NFC, line ends as \n, tab kept: one normalisation whatever the file format."""
+    lone_cr = "" if fmt in ("csv", "tsv") else "\rC"  # an unquoted CR ends a CSV row
+    records = [{"prompt": "Cafe\u0301?\r\nYes\tno", "response": "A\r\nB" + lone_cr}, {"prompt": "x", "response": "y"}]
+    ex = load_examples(_write(tmp_path / f"n.{fmt}", fmt, records))
+    assert ex.records[0] == {"prompt": "Caf\u00e9?\nYes\tno", "response": "A\nB" + lone_cr.replace("\r", "\n")}
+
+
+def test_txt_normalises_to_nfc(tmp_path):
+    path = tmp_path / "n.txt"
+    path.write_text("Cafe\u0301\r\nNai\u0308ve\r\n", encoding="utf-8", newline="")
+    assert load_examples(path).records == [{"text": "Caf\u00e9"}, {"text": "Na\u00efve"}]
+
+
+@pytest.mark.parametrize("text", ["\u200b", "\u200c\u200d", "\u2060", "\ufeff", "\u00ad", " \u3164 ", "\u0301",
+                                  "\u2028\u2029", "\u180e", "\u2800", "\U000e0041", "", " \t\n"])
+def test_invisible_text(text):
+    assert data.is_invisible(text)
+
+
+@pytest.mark.parametrize("text", ["a", "\u00e9", "\U0001f600", "\u00a0x", "\u200bx", "\u4e2d", "."])
+def test_visible_text(text):
+    assert not data.is_invisible(text)
+
+
+def test_invisible_alpaca_input_is_empty_and_not_appended(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text(json.dumps({"instruction": "Add 2 and 2.", "input": "\u200b\u2060", "output": "4"}) + "\n")
+    assert load_examples(path).records == [{"prompt": "Add 2 and 2.", "response": "4"}]
+
+
+def test_txt_line_of_invisible_characters_is_a_blank_line(tmp_path):
+    path = tmp_path / "b.txt"
+    path.write_text("first\nblock\n\u200b\u200b\nsecond\nblock\n")
+    ex = load_examples(path)
+    assert ex.format == "txt-blocks" and ex.records == [{"text": "first\nblock"}, {"text": "second\nblock"}]
+
+
+def test_control_characters_in_several_lines_are_each_located(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_text("ok\nbad\x01one\ngood\n\x1bbad\x02two\n")
+    with pytest.raises(DataValidationError) as info:
+        load_examples(path)
+    assert [p.split(": ")[0] for p in info.value.problems] == [
+        "c.txt line 2, column 4, field 'text'", "c.txt line 4, column 1, field 'text'"]
+
+
+def test_messages_never_span_lines(tmp_path):
+    """A file name or value with line breaks cannot break the one-problem-per-line message."""
+    exc = DataValidationError("a\nb.jsonl", ["a\nb.jsonl line 1: odd \u2028 value\x85"])
+    assert str(exc).splitlines() == ["a\\nb.jsonl: 1 problem found, nothing was loaded:",
+                                     "  - a\\nb.jsonl line 1: odd \\u2028 value\\x85"]
+
+
+def _nested(depth: int) -> str:
+    return "[" * (depth - 1) + "]" * (depth - 1)  # inside {"text": ...}: depth levels in all
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json"])
+def test_nesting_limit_is_exact(tmp_path, fmt):
+    limit = data.MAX_JSON_DEPTH
+    outer = 1 if fmt == "json" else 0
+    for depth, fragment in ((limit - outer, "expected a string, got a list"), (limit - outer + 1, "levels deep")):
+        line = '{"text": ' + _nested(depth) + "}"
+        path = tmp_path / f"d.{fmt}"
+        path.write_text(line + "\n" if fmt == "jsonl" else f"[{line}]")
+        with pytest.raises(DataValidationError, match=fragment):
+            load_examples(path)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_text(json.dumps({"text": "[{" * 1000 + ' "quoted \\" ' + "]}" * 3}) + "\n")
+    assert load_examples(path).records[0]["text"].startswith("[{[{")
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "txt"])
+def test_line_length_limit_is_exact(tmp_path, fmt):
+    limit = data.MAX_LINE_CHARS
+    for extra, ok in ((0, True), (1, False)):
+        path = tmp_path / f"l.{fmt}"
+        if fmt == "jsonl":
+            line = json.dumps({"text": "x" * (limit - 12 + extra)})
+        elif fmt == "csv":
+            line = "x" * (limit + extra)
+        else:
+            line = "x" * (limit + extra)
+        assert len(line) == limit + extra
+        path.write_text(("text\n" if fmt == "csv" else "") + line + "\n")
+        if ok:
+            assert len(load_examples(path)) == 1
+        else:
+            with pytest.raises(DataValidationError, match=f"line {2 if fmt == 'csv' else 1}: the line is "
+                                                          f"{limit + 1:,} characters long, over the limit"):
+                load_examples(path)
+
+
+def test_value_length_limit_applies_without_lines(tmp_path):
+    """A .json array has no line limit, but every text value has the same one."""
+    path = tmp_path / "v.json"
+    path.write_text(json.dumps([{"text": "y" * (data.MAX_LINE_CHARS + 1)}]))
+    with pytest.raises(DataValidationError, match="record 1, field 'text': the value is 131,073 characters long"):
+        load_examples(path)
+
+
+def test_csv_cell_over_the_limit_across_lines(tmp_path):
+    path = tmp_path / "m.csv"
+    half = "z" * (data.MAX_LINE_CHARS // 2 + 10)
+    path.write_text(f'text\n"{half}\n{half}"\n')
+    with pytest.raises(DataValidationError, match="a cell is longer than the limit of 131,072 characters"):
+        load_examples(path)
+
+
+def test_parquet_that_unpacks_past_the_limit_is_refused_before_reading(tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "bomb.parquet"
+    pd.DataFrame({"text": [f"{i} " + "a" * 2000 for i in range(500)]}).to_parquet(path, compression="zstd")
+    size = path.stat().st_size
+    assert size < 100_000  # 1 MB of text, well compressed
+    with pytest.raises(DataValidationError, match=r"unpacks to [\d.]+ (bytes|MiB), over the limit of [\d.]+ (bytes|MiB) \(8 x max_bytes\)"):
+        load_examples(path, max_bytes=size + 1)
+    assert len(load_examples(path)) == 500
+
+
+def test_problems_per_chat_record_are_capped(tmp_path):
+    path = tmp_path / "many.jsonl"
+    path.write_text(json.dumps({"messages": [1] * 10_000}) + "\n")
+    with pytest.raises(DataValidationError) as info:
+        load_examples(path)
+    assert len(info.value.problems) == data.MAX_PROBLEMS_PER_RECORD + 1
+    assert "more messages have problems" in info.value.problems[-1]
+
+
+def test_lines_that_are_not_utf8_are_capped(tmp_path):
+    path = tmp_path / "latin.jsonl"
+    path.write_bytes(b'{"text": "caf\xe9"}\n' * 1000)
+    with pytest.raises(DataValidationError) as info:
+        load_examples(path)
+    assert len(info.value.problems) == data.MAX_LISTED_LINES + 1
+    assert "the first 100 are listed" in info.value.problems[-1]
 
 
 # --------------------------------------------------------------------------- splits
