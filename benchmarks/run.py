@@ -1,11 +1,22 @@
-"""Speed and memory, measured side by side in one run: ``make bench`` (or ``python -m benchmarks.run``).
+"""Every speed and memory figure the README states, measured in one run: ``make bench``.
 
-Every ratio compares two things timed in this process, on the same data and device, alternating
-and taking the median of repeats, so the machine's speed cancels out. Writes
-``benchmarks/results.json`` and ``benchmarks/results.md`` (the README quotes the latter).
+    python -m benchmarks.run                             # bundled model, every measurement (~25 min, 2 cores)
+    python -m benchmarks.run --only covariance,sweep     # some of them (merged into an earlier run's JSON)
+    python -m benchmarks.run --quick                     # tiny model, seconds: checks the machinery
 
-    python -m benchmarks.run                        # bundled model, the defaults below
-    python -m benchmarks.run --model tiny-llama --samples 16 --quick   # smoke test
+Measurements (``--only`` takes their names): covariance (covariance pass vs a plain forward over the
+same batches), sweep (the 11-value β sweep over every module vs that forward), inits (SC-LoRA init vs
+PEFT's CorDA-KPM), train (a training step of SC-LoRA vs plain LoRA), corda (CorDA's input covariance in
+padded batches vs one sample per forward, as PEFT runs it), app (app start to first page, warm and cold
+model cache), memory (the server's memory with and without sessions holding statistics, and the
+statistics' size), walkthrough (the app's default walkthrough, tab by tab), scaling (covariance and
+eigensolve time against samples, length and width on tiny models).
+
+Compared functions run interleaved (A B A B …, ``--repeats`` each, at least 3); results.json keeps
+every raw time with the median and the minimum, the machine, the library versions, the date and the
+git commit. A composite step faster than its own part (e.g. the covariance pass faster than the plain
+forward it contains) is measured again once and, if it still is, flagged. ``benchmarks/report.py``
+renders results.md from the JSON and rewrites the README's marked block.
 """
 
 from __future__ import annotations
@@ -13,77 +24,51 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
+import shlex
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+import warnings
 from pathlib import Path
-
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sclora.compare import examples_from  # noqa: E402
-from sclora.data import tokenize_examples  # noqa: E402
-from sclora.inits import init_adapters  # noqa: E402
-from sclora.models import load_model, tiny_model  # noqa: E402
-from sclora.runs import library_versions  # noqa: E402
-from sclora.statistics import collect_statistics, pad_batch  # noqa: E402
-from sclora.subspace import DEFAULT_BETAS, reduce_covariances, sclora_subspaces, tradeoff  # noqa: E402
+from benchmarks import measure, report  # noqa: E402
 
-GOALS = {
-    "covariance_vs_forward": 1.10,
-    "beta_sweep_vs_forward": 1.00,
-    "sclora_init_vs_corda": 0.50,
-    "train_step_sclora_vs_lora": 1.03,
-    "app_start_warm_s": 10.0,
-}
+MEASUREMENTS = ("covariance", "sweep", "inits", "train", "corda", "app", "memory", "walkthrough", "scaling")
+QUICK_SKIPS = ("app",)  # starting the app server six times is not "seconds"
+SCHEMA = 2
 
 
-def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info = {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "python": platform.python_version(), **library_versions()}
-    return info
+class Context:
+    """The model, the token ids and the settings, loaded once and shared by the measurements."""
+
+    def __init__(self, args):
+        from sclora.models import load_model
+
+        self.args = args
+        self.model, self.tok = load_model(args.model)
+        self.pad = self.tok.pad_token_id or 0
+        self.ft, self.pr = token_ids(self.tok, args.finetune, args.preserve, args.samples, args.max_length)
+        self.stats = None
+        self.times: dict[str, dict] = {}  # every timed entry by name, for checks across measurements
+
+    def collect(self):
+        from sclora.statistics import collect_statistics
+
+        self.stats = collect_statistics(self.model, self.ft, self.pr, batch_size=self.args.batch_size,
+                                        pad_token_id=self.pad)
+        return self.stats
 
 
-def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def token_ids(tokenizer, finetune: str, preserve: str, samples: int, max_length: int):
+    from sclora.compare import examples_from
+    from sclora.data import tokenize_examples
 
-
-@torch.no_grad()
-def plain_forward(model, datasets: list[list[list[int]]], batch_size: int, pad_id: int) -> None:
-    """Exactly the batches collect_statistics runs (length-sorted, right-padded), without hooks."""
-    device = next(model.parameters()).device
-    for ids in datasets:
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        for start in range(0, len(order), batch_size):
-            x, mask = pad_batch([ids[i] for i in order[start : start + batch_size]], pad_id, device)
-            model(input_ids=x, attention_mask=mask, use_cache=False)
-
-
-def token_ids(model_tok, finetune: str, preserve: str, samples: int, max_length: int):
-    _, tokenizer = model_tok
     out = []
     for spec in (finetune, preserve):
         ex = examples_from(spec)
@@ -92,72 +77,120 @@ def token_ids(model_tok, finetune: str, preserve: str, samples: int, max_length:
     return out
 
 
+def plain_forward(model, datasets: list[list[list[int]]], batch_size: int, pad_id: int) -> None:
+    """Exactly the batches collect_statistics runs (length-sorted, right-padded), without hooks."""
+    import torch
+
+    from sclora.statistics import pad_batch
+
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        for ids in datasets:
+            order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+            for start in range(0, len(order), batch_size):
+                x, mask = pad_batch([ids[i] for i in order[start: start + batch_size]], pad_id, device)
+                model(input_ids=x, attention_mask=mask, use_cache=False)
+
+
 # ---------------------------------------------------------------------------- the measurements
 
 
-def bench_statistics(model, tok, ft, pr, args) -> tuple[dict, object]:
-    pad = tok.pad_token_id or 0
-    stats_box = {}
+def bench_statistics(ctx: Context, selected: set[str]) -> dict:
+    """covariance and sweep: forward, covariance pass and (when selected) β sweep, interleaved."""
+    from sclora.subspace import DEFAULT_BETAS, tradeoff
 
-    def cov():
-        stats_box["s"] = collect_statistics(model, ft, pr, batch_size=args.batch_size, pad_token_id=pad)
+    a = ctx.args
+    plain_forward(ctx.model, [ctx.ft[:a.batch_size]], a.batch_size, ctx.pad)  # warm-up
+    funcs = {"forward": lambda: plain_forward(ctx.model, [ctx.ft, ctx.pr], a.batch_size, ctx.pad),
+             "covariance": ctx.collect}
+    if "sweep" in selected:
+        funcs["sweep"] = lambda: tradeoff(ctx.stats, a.rank, DEFAULT_BETAS)
+    times = measure.interleaved(funcs, a.repeats)
+    check = measure.check_part(times, "covariance", "forward", remeasure=lambda: measure.interleaved(
+        {"forward": funcs["forward"], "covariance": funcs["covariance"]}, a.repeats))
+    ctx.times.update(times)
+    stats = ctx.stats
+    out = {"covariance": {"times": {k: times[k] for k in ("forward", "covariance")}, "checks": [check],
+                          "tokens": sum(map(len, ctx.ft)) + sum(map(len, ctx.pr)),
+                          "samples": [len(ctx.ft), len(ctx.pr)], "modules": len(stats.modules),
+                          "stored_statistics_mib": stats.nbytes() / 2**20,
+                          "all_output_covariances_mib": stats.output_nbytes() / 2**20}}
+    if "sweep" in selected:
+        out["sweep"] = {"times": {"sweep": times["sweep"], "forward": times["forward"]},
+                        "betas": len(DEFAULT_BETAS), "modules": len(stats.modules), "rank": a.rank}
+    return out
 
-    plain_forward(model, [ft[:8]], args.batch_size, pad)  # warm-up
-    fwd, cv = [], []
-    for _ in range(args.repeats):  # alternate, so drifts in machine speed hit both
-        fwd.append(median_time(lambda: plain_forward(model, [ft, pr], args.batch_size, pad), 1))
-        cv.append(median_time(cov, 1))
-    stats = stats_box["s"]
-    forward_s, cov_s = statistics.median(fwd), statistics.median(cv)
-    sweep_s = median_time(lambda: tradeoff(stats, args.rank, DEFAULT_BETAS), 1)
-    tokens = sum(map(len, ft)) + sum(map(len, pr))
-    return {
-        "samples_per_set": len(ft), "tokens": tokens, "forward_s": forward_s, "covariance_s": cov_s,
-        "covariance_vs_forward": cov_s / forward_s,
-        "beta_sweep_s": sweep_s, "beta_sweep_modules": len(stats.modules), "beta_sweep_values": len(DEFAULT_BETAS),
-        "beta_sweep_vs_forward": sweep_s / forward_s,
-        "stored_statistics_mib": stats.nbytes() / 2**20, "all_output_covariances_mib": stats.output_nbytes() / 2**20,
-        "memory_ratio": stats.nbytes() / stats.output_nbytes(),
-    }, stats
 
+def bench_inits(ctx: Context) -> dict:
+    """SC-LoRA init (statistics of both sets + subspaces + adapter weights) vs PEFT's CorDA-KPM."""
+    from sclora.inits import init_adapters
+    from sclora.subspace import sclora_subspaces
 
-def bench_inits(model, tok, ft, pr, stats, args) -> dict:
-    pad = tok.pad_token_id or 0
+    a = ctx.args
 
     def sclora_init():
-        s = collect_statistics(model, ft, pr, batch_size=args.batch_size, pad_token_id=pad)
-        init_adapters(model, "sclora", rank=args.rank, subspaces=sclora_subspaces(s, 0.5, args.rank))
+        stats = ctx.collect()
+        init_adapters(ctx.model, "sclora", rank=a.rank, subspaces=sclora_subspaces(stats, 0.5, a.rank))
 
     def corda_init():
-        init_adapters(model, "corda-kpm", rank=args.rank, preserve_ids=pr)
+        init_adapters(ctx.model, "corda-kpm", rank=a.rank, preserve_ids=ctx.pr)
 
-    sc, co = [], []
-    for _ in range(max(1, args.repeats - 1)):
-        sc.append(median_time(sclora_init, 1))
-        co.append(median_time(corda_init, 1))
-    sc_s, co_s = statistics.median(sc), statistics.median(co)
-    return {"sclora_init_s": sc_s, "corda_preprocess_s": co_s, "sclora_init_vs_corda": sc_s / co_s,
-            "note": "SC-LoRA: statistics of both sets + subspaces + adapter weights; CorDA-KPM: PEFT's preprocessing "
-                    "(one sample per forward, as its hook requires) + its init, on the preserve set"}
+    times = measure.interleaved({"sclora_init": sclora_init, "corda_kpm_init": corda_init}, a.repeats)
+    checks = []
+    if "covariance" in ctx.times:  # the SC-LoRA init contains a covariance pass
+        both = {"sclora_init": times["sclora_init"], "covariance": ctx.times["covariance"]}
+        checks.append(measure.check_part(both, "sclora_init", "covariance", remeasure=lambda: measure.interleaved(
+            {"covariance": ctx.collect, "sclora_init": sclora_init}, a.repeats)))
+        times["sclora_init"] = both["sclora_init"]
+    return {"inits": {"times": times, "checks": checks,
+                      "note": "SC-LoRA: statistics of both sets (batched) + subspaces (β = 0.5) + adapter weights; "
+                              "CorDA-KPM: PEFT's preprocessing on the preserve set (one sample per forward, as its "
+                              "hook requires) + its init"}}
 
 
-def bench_train_step(model, tok, ft, args) -> dict:
+def bench_train(ctx: Context) -> dict:
+    """Seconds per optimizer step, SC-LoRA vs plain LoRA of the same rank (adapters built outside the timing)."""
     from sclora.data import TokenizedExamples
+    from sclora.statistics import collect_statistics
     from sclora.train import build_adapter, finetune
 
-    train = TokenizedExamples(input_ids=ft, labels=ft, n_truncated=0)
-    pad = tok.pad_token_id or 0
-    times: dict[str, list[float]] = {"lora": [], "sclora": []}
-    stats = collect_statistics(model, ft[:16], ft[16:32] or ft[:16], pad_token_id=pad)
-    for _ in range(args.repeats):
-        for method in times:
-            peft_model = build_adapter(model, method, rank=args.rank, beta=0.5, statistics=stats)
-            finetune(peft_model, train, steps=1, lr=1e-4, batch_size=args.batch_size, pad_id=pad)  # warm-up
-            result = finetune(peft_model, train, steps=args.train_steps, lr=1e-4, batch_size=args.batch_size, pad_id=pad)
-            times[method].append(result.seconds / max(1, result.steps_done))
-            del peft_model
-    lora, sc = statistics.median(times["lora"]), statistics.median(times["sclora"])
-    return {"lora_step_s": lora, "sclora_step_s": sc, "train_step_sclora_vs_lora": sc / lora}
+    a = ctx.args
+    train = TokenizedExamples(input_ids=ctx.ft, labels=ctx.ft, n_truncated=0)
+    stats = ctx.stats or collect_statistics(ctx.model, ctx.ft[:16], ctx.pr[:16], pad_token_id=ctx.pad)
+    adapters = {m: build_adapter(ctx.model, m, rank=a.rank, beta=0.5, statistics=stats) for m in ("lora", "sclora")}
+    for m in adapters:  # warm-up
+        finetune(adapters[m], train, steps=1, lr=1e-4, batch_size=a.batch_size, pad_id=ctx.pad)
+
+    def step_seconds(m):
+        result = finetune(adapters[m], train, steps=a.train_steps, lr=1e-4, batch_size=a.batch_size, pad_id=ctx.pad)
+        return result.seconds / max(1, result.steps_done)
+
+    times = measure.interleaved({"lora_step": lambda: "lora", "sclora_step": lambda: "sclora"}, a.repeats,
+                                clock=lambda fn: step_seconds(fn()))
+    return {"train": {"times": times, "steps_per_repeat": a.train_steps, "batch_size": a.batch_size}}
+
+
+def bench_corda(ctx: Context) -> dict:
+    """CorDA's input covariance of one module: padded batches vs one sample per forward (PEFT's way)."""
+    import torch
+
+    from sclora.inits import corda_input_covariance
+    from sclora.modules import find_target_modules
+
+    a = ctx.args
+    targets = find_target_modules(ctx.model)
+    names = [t.name for t in targets if t.kind == "q_proj"] or [t.name for t in targets]
+    name = names[len(names) // 2]
+    samples = ctx.pr[:a.corda_samples]
+    box: dict[str, torch.Tensor] = {}
+
+    def run(batch_size):
+        box[batch_size] = corda_input_covariance(ctx.model, name, samples, batch_size=batch_size)
+
+    times = measure.interleaved({"batched": lambda: run(16), "per_sample": lambda: run(1)}, a.repeats)
+    diff = ((box[16] - box[1]).norm() / box[1].norm()).item()
+    return {"corda": {"times": times, "module": name, "samples": len(samples), "batch_size": 16,
+                      "relative_difference": diff}}
 
 
 def _free_port() -> int:
@@ -189,118 +222,231 @@ def app_start_seconds(model: str, cache: str | None, timeout: float = 300) -> fl
         proc.wait(timeout=30)
 
 
-def bench_scaling(args) -> list[dict]:
-    """How covariance time and eigensolve time grow with samples, length and width."""
-    rows = []
+def bench_app(ctx: Context) -> dict:
+    """App start to first page: warm model cache (this process loaded it) and a cold, empty one."""
+    a = ctx.args
+
+    def cold():
+        with tempfile.TemporaryDirectory() as folder:
+            return app_start_seconds(a.model, folder)
+
+    times = measure.interleaved({"warm_cache": lambda: app_start_seconds(a.model, None), "cold_cache": cold},
+                                a.repeats, clock=lambda fn: fn())
+    check = measure.check_part(times, "cold_cache", "warm_cache")  # cold = warm + building the cache
+    return {"app": {"times": times, "checks": [check]}}
+
+
+def memory_probe(model: str, finetune: str, preserve: str, samples: int, max_length: int, sessions: int) -> dict:
+    """In a fresh process: the server's resident memory around sessions holding statistics.
+
+    Baseline: after one session's statistics were computed and the session dropped (model weights
+    paged in, the libraries' buffers allocated). Then ``sessions`` sessions each compute and keep
+    statistics; then all are dropped.
+    """
+    from explorer import engine
+    from explorer.session import STORE, release_memory
+    from explorer.tabs import covariances, data
+
+    engine.set_default_model(model)
+    engine.get_model(model)
+    loaded = measure.rss_mib()
+
+    def session_with_statistics():
+        s = STORE.get(None)
+        data.load(s, model, finetune, preserve, samples, max_length)
+        covariances.compute(s)
+        return s
+
+    STORE.drop(session_with_statistics().key)
+    release_memory()
+    baseline = measure.rss_mib()
+    held = [session_with_statistics() for _ in range(sessions)]
+    stats_mib = sum(s.statistics.nbytes() for s in held) / 2**20
+    with_sessions = measure.rss_mib()
+    for s in held:
+        STORE.drop(s.key)
+    del held, s
+    release_memory()
+    return {"model_loaded_mib": loaded, "baseline_mib": baseline, "with_sessions_mib": with_sessions,
+            "after_drop_mib": measure.rss_mib(), "sessions": sessions, "statistics_mib": stats_mib}
+
+
+def bench_memory(ctx: Context) -> dict:
+    a = ctx.args
+    spec = [a.model, a.finetune, a.preserve, a.samples, a.max_length, a.memory_sessions]
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--memory-probe", json.dumps(spec)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=3600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"memory probe failed:\n{proc.stderr[-3000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["per_session_mib"] = (result["with_sessions_mib"] - result["baseline_mib"]) / a.memory_sessions
+    result["samples"] = a.samples
+    return {"memory": result}
+
+
+def bench_walkthrough(ctx: Context) -> dict:
+    from benchmarks.walkthrough import run_steps
+
+    a = ctx.args
+    steps = run_steps(a.model, a.walkthrough_samples, a.walkthrough_max_length, a.rank, a.walkthrough_steps,
+                      a.walkthrough_methods, a.walkthrough_eval, echo=False)
+    return {"walkthrough": {"steps": [[label, sec] for label, sec in steps], "samples": a.walkthrough_samples,
+                            "max_length": a.walkthrough_max_length, "train_steps": a.walkthrough_steps, "methods": a.walkthrough_methods,
+                            "max_eval": a.walkthrough_eval, "total_s": sum(sec for _, sec in steps)}}
+
+
+def bench_scaling(ctx: Context) -> dict:
+    """How covariance time and eigensolve time grow with samples, length and width (tiny models)."""
+    import torch
+
+    from sclora.models import tiny_model
+    from sclora.statistics import collect_statistics
+    from sclora.subspace import reduce_covariances
+
     g = torch.Generator().manual_seed(0)
-
-    def ids(n, length, vocab):
-        return [torch.randint(5, vocab, (length,), generator=g).tolist() for _ in range(n)]
-
-    widths = [("tiny-llama", 64), ("tiny-llama", 256)]
-    for arch, width in widths:
-        model, _ = tiny_model(arch, hidden_size=width)
+    rows = []
+    grid = ((16, 16),) if ctx.args.quick else ((32, 64), (64, 64), (128, 64), (64, 128), (64, 256))
+    for width in ((64,) if ctx.args.quick else (64, 256)):
+        model, _ = tiny_model("tiny-llama", hidden_size=width)
         vocab = model.get_input_embeddings().num_embeddings
-        for n, length in ((32, 64), (64, 64), (128, 64), (64, 128), (64, 256)):
-            ft, pr = ids(n, length, vocab), ids(n, length, vocab)
-            stats_box = {}
-            cov_s = median_time(lambda: stats_box.setdefault("s", collect_statistics(model, ft, pr)), 1)
-            stats = stats_box["s"]
-            name = next(m.name for m in stats.modules if m.kind == "q_proj")
-            reduced = reduce_covariances(stats, name)
-            eig_s = median_time(lambda: torch.linalg.eigh(reduced.delta(0.5)), 5)
-            rows.append({"model": f"{arch} (d={width})", "samples_per_set": n, "length": length,
-                         "covariance_s": cov_s, "eigh_q_proj_s": eig_s, "eigh_size": reduced.finetune.shape[0]})
-    return rows
+        for n, length in grid:
+            ft, pr = ([torch.randint(5, vocab, (length,), generator=g).tolist() for _ in range(n)] for _ in range(2))
+            box = {}
+            cov = measure.timed(lambda: box.setdefault("s", collect_statistics(model, ft, pr)))
+            name = next(m.name for m in box["s"].modules if m.kind == "q_proj")
+            reduced = reduce_covariances(box["s"], name)
+            eig = measure.summary([measure.timed(lambda: torch.linalg.eigh(reduced.delta(0.5))) for _ in range(5)])
+            rows.append({"model": f"tiny-llama (d={width})", "samples_per_set": n, "length": length,
+                         "covariance_s": cov, "eigh_q_proj": eig, "eigh_size": reduced.finetune.shape[0]})
+    return {"scaling": {"rows": rows}}
 
 
-# ---------------------------------------------------------------------------- report
+# ---------------------------------------------------------------------------- the run
 
 
-def markdown(res: dict) -> str:
-    m, s, i, t = res["machine"], res["statistics"], res["inits"], res["train"]
-    lines = [
-        "# Benchmarks", "",
-        f"Measured by `python -m benchmarks.run {' '.join(res['argv'])}` on {m['cpu']} ({m['cores']} cores, "
-        f"{m['torch_threads']} torch threads{', GPU ' + m['gpu'] if m['gpu'] else ', no GPU'}), torch {m['torch']}, "
-        f"transformers {m['transformers']}, peft {m['peft']}; model `{res['model']}`, {s['samples_per_set']} samples per "
-        f"set ({s['tokens']} tokens), max length {res['max_length']}, rank {res['rank']}, batch {res['batch_size']}. "
-        f"Each ratio: median of {res['repeats']} alternating runs in one process.", "",
-        "| measurement | ours | reference | ratio | goal | met |", "|---|---|---|---|---|---|",
-    ]
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
+    p.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(MEASUREMENTS)}")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny model and small sizes, into benchmarks/out/quick (no README change); skips "
+                        + ", ".join(QUICK_SKIPS) + " unless --only names it")
+    p.add_argument("--model", default=None, help="default: bundled (tiny-llama with --quick)")
+    p.add_argument("--finetune", default="math")
+    p.add_argument("--preserve", default="knowledge")
+    p.add_argument("--samples", type=int, default=None, help="samples per set (default 128; 16 with --quick)")
+    p.add_argument("--max-length", type=int, default=None, help="default 256 (64 with --quick)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--rank", type=int, default=8)
+    p.add_argument("--repeats", type=int, default=3, help="interleaved repeats of each compared function (>= 3)")
+    p.add_argument("--train-steps", type=int, default=None, help="optimizer steps per timing (default 5; 2 quick)")
+    p.add_argument("--corda-samples", type=int, default=None, help="preserve samples for CorDA (default 64; 8 quick)")
+    p.add_argument("--memory-sessions", type=int, default=2, help="sessions holding statistics at once")
+    p.add_argument("--walkthrough-samples", type=int, default=None, help="per set (default 256; 8 quick)")
+    p.add_argument("--walkthrough-steps", type=int, default=None, help="fine-tune steps (default 20; 1 quick)")
+    p.add_argument("--walkthrough-max-length", type=int, default=256)
+    p.add_argument("--walkthrough-methods", default="lora,sclora")
+    p.add_argument("--walkthrough-eval", type=int, default=None, help="held-out prompts (default 16; 1 quick)")
+    p.add_argument("--out", default=None, help="folder for results.json and results.md (default benchmarks/, "
+                   "benchmarks/out/quick with --quick)")
+    p.add_argument("--readme", default=None, help="README whose bench block to rewrite (default README.md; "
+                   "none with --quick or --out); '' for none")
+    p.add_argument("--memory-probe", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    quick = args.quick
+    defaults = {"model": ("bundled", "tiny-llama"), "samples": (128, 16), "max_length": (256, 64),
+                "train_steps": (5, 2), "corda_samples": (64, 8), "walkthrough_samples": (256, 8),
+                "walkthrough_steps": (20, 1), "walkthrough_eval": (16, 1)}
+    for key, (full, small) in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, small if quick else full)
+    if args.repeats < 3:
+        p.error("--repeats must be at least 3")
+    only = [m.strip() for m in args.only.split(",") if m.strip()]
+    unknown = sorted(set(only) - set(MEASUREMENTS))
+    if unknown:
+        p.error(f"unknown measurement(s) {', '.join(unknown)}; choose from {', '.join(MEASUREMENTS)}")
+    args.selected = [m for m in MEASUREMENTS if (m in only if only else not (quick and m in QUICK_SKIPS))]
+    default_out = args.out is None
+    args.out = Path(args.out) if args.out else ROOT / "benchmarks" / ("out/quick" if quick else "")
+    if args.readme is None:
+        args.readme = "" if quick or not default_out else str(ROOT / "README.md")
+    return args
 
-    def row(label, ours, ref, ratio, goal_key):
-        goal = GOALS[goal_key]
-        lines.append(f"| {label} | {ours} | {ref} | {ratio:.2f}× | ≤ {goal:.2f}× | {'yes' if ratio <= goal else '**no**'} |")
 
-    row("covariance pass vs plain forward, same batches", f"{s['covariance_s']:.2f} s", f"{s['forward_s']:.2f} s",
-        s["covariance_vs_forward"], "covariance_vs_forward")
-    row(f"{s['beta_sweep_values']}-value β sweep, {s['beta_sweep_modules']} modules, r={res['rank']} vs that forward",
-        f"{s['beta_sweep_s']:.2f} s", f"{s['forward_s']:.2f} s", s["beta_sweep_vs_forward"], "beta_sweep_vs_forward")
-    row("SC-LoRA init (statistics + subspaces + weights) vs PEFT CorDA-KPM", f"{i['sclora_init_s']:.2f} s",
-        f"{i['corda_preprocess_s']:.2f} s", i["sclora_init_vs_corda"], "sclora_init_vs_corda")
-    row("training step, SC-LoRA vs plain LoRA (same rank)", f"{t['sclora_step_s']:.3f} s", f"{t['lora_step_s']:.3f} s",
-        t["train_step_sclora_vs_lora"], "train_step_sclora_vs_lora")
-    lines += ["",
-              f"Stored statistics: {s['stored_statistics_mib']:.1f} MiB, against {s['all_output_covariances_mib']:.1f} MiB "
-              f"for every module's two output covariances ({s['memory_ratio']:.2f}×).", ""]
-    if "app" in res:
-        a = res["app"]
-        lines += [f"App start to first page: {a['warm_cache_s']:.1f} s with a warm model cache (goal ≤ "
-                  f"{GOALS['app_start_warm_s']:.0f} s: {'met' if a['warm_cache_s'] <= GOALS['app_start_warm_s'] else '**not met**'}), "
-                  f"{a['cold_cache_s']:.1f} s with a cold one (GGUF dequantisation).", ""]
-    if res.get("scaling"):
-        lines += ["## Scaling", "", "| model | samples/set | length | covariance pass | eigh of ΔCov (q_proj) | size |",
-                  "|---|---|---|---|---|---|"]
-        for r in res["scaling"]:
-            lines.append(f"| {r['model']} | {r['samples_per_set']} | {r['length']} | {r['covariance_s']:.2f} s | "
-                         f"{r['eigh_q_proj_s'] * 1e3:.2f} ms | {r['eigh_size']} |")
-        lines.append("")
-    return "\n".join(lines)
+SETTINGS = ("model", "finetune", "preserve", "samples", "max_length", "batch_size", "rank", "repeats", "train_steps",
+            "corda_samples", "memory_sessions", "walkthrough_samples", "walkthrough_max_length", "walkthrough_steps", "walkthrough_methods",
+            "walkthrough_eval", "quick")
+
+
+LOCAL_OPTIONS = ("--out", "--readme")  # where files go, not what was measured: kept out of the record
+
+
+def portable_argv(argv: list[str]) -> list[str]:
+    """``argv`` without the options that name local paths, so the record holds none of this machine's."""
+    out, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item in LOCAL_OPTIONS:
+            skip = True
+        elif item.split("=", 1)[0] not in LOCAL_OPTIONS:
+            out.append(item)
+    return out
+
+
+def run(args, argv: list[str]) -> dict:
+    started = time.perf_counter()
+    commit = measure.git_commit()
+    selected = set(args.selected)
+    ctx = Context(args)
+    results: dict[str, dict] = {}
+    steps = [("covariance", lambda: bench_statistics(ctx, selected), {"covariance", "sweep"}),
+             ("inits", lambda: bench_inits(ctx), {"inits"}), ("train", lambda: bench_train(ctx), {"train"}),
+             ("corda", lambda: bench_corda(ctx), {"corda"}), ("app", lambda: bench_app(ctx), {"app"}),
+             ("memory", lambda: bench_memory(ctx), {"memory"}),
+             ("walkthrough", lambda: bench_walkthrough(ctx), {"walkthrough"}),
+             ("scaling", lambda: bench_scaling(ctx), {"scaling"})]
+    for label, fn, names in steps:
+        if not names & selected:
+            continue
+        print(f"{label} ...", flush=True)
+        t0 = time.perf_counter()
+        for name, value in fn().items():
+            results[name] = dict(value, date=measure.now(), git=commit, seconds_total=time.perf_counter() - t0)
+        print(f"  {time.perf_counter() - t0:.1f} s", flush=True)
+    return {"schema": SCHEMA, "command": "python -m benchmarks.run" + "".join(" " + shlex.quote(a) for a in portable_argv(argv)),
+            "settings": {k: getattr(args, k) for k in SETTINGS}, "machine": measure.machine(),
+            "versions": measure.versions(), "git": commit, "date": measure.now(),
+            "duration_s": time.perf_counter() - started, "measurements": results}
+
+
+def merge(old: dict | None, new: dict) -> dict:
+    """Keep an earlier run's other measurements when it ran with the same settings, machine and versions."""
+    same = old and old.get("schema") == SCHEMA and all(old.get(k) == new[k] for k in ("settings", "machine", "versions"))
+    if not same:
+        return new
+    merged = dict(new, measurements={**old["measurements"], **new["measurements"]})
+    merged["commands"] = sorted(set(old.get("commands", [old["command"]]) + [new["command"]]))
+    return merged
 
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
-    p.add_argument("--model", default="bundled")
-    p.add_argument("--finetune", default="math")
-    p.add_argument("--preserve", default="knowledge")
-    p.add_argument("--samples", type=int, default=128, help="samples per set")
-    p.add_argument("--max-length", type=int, default=256)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--rank", type=int, default=8)
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--train-steps", type=int, default=5)
-    p.add_argument("--quick", action="store_true", help="skip the app start and scaling parts")
-    p.add_argument("--out", default=str(ROOT / "benchmarks"))
-    args = p.parse_args(argv)
+    args = parse_args(argv)
+    warnings.simplefilter("ignore")
+    if args.memory_probe:
+        print(json.dumps(memory_probe(*json.loads(args.memory_probe))))
+        return 0
+    res = run(args, argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "results.json"
+    old = json.loads(path.read_text(encoding="utf-8")) if path.exists() and args.only else None
+    res = merge(old, res)
+    from sclora.files import atomic_file_write
 
-    model, tok = load_model(args.model)
-    ft, pr = token_ids((model, tok), args.finetune, args.preserve, args.samples, args.max_length)
-    res = {"argv": argv, "model": args.model, "max_length": args.max_length, "rank": args.rank,
-           "batch_size": args.batch_size, "repeats": args.repeats, "machine": machine()}
-    print("statistics and β sweep ...", flush=True)
-    res["statistics"], stats = bench_statistics(model, tok, ft, pr, args)
-    print(json.dumps(res["statistics"], indent=1), flush=True)
-    print("SC-LoRA init vs CorDA ...", flush=True)
-    res["inits"] = bench_inits(model, tok, ft, pr, stats, args)
-    print(json.dumps(res["inits"], indent=1), flush=True)
-    print("training step ...", flush=True)
-    res["train"] = bench_train_step(model, tok, ft, args)
-    print(json.dumps(res["train"], indent=1), flush=True)
-    if not args.quick:
-        print("app start ...", flush=True)
-        with tempfile.TemporaryDirectory() as cold:
-            res["app"] = {"warm_cache_s": app_start_seconds(args.model, None),
-                          "cold_cache_s": app_start_seconds(args.model, cold)}
-        print(json.dumps(res["app"], indent=1), flush=True)
-        print("scaling ...", flush=True)
-        res["scaling"] = bench_scaling(args)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(res, indent=1))
-    (out / "results.md").write_text(markdown(res))
-    print(markdown(res))
+    atomic_file_write(path, lambda tmp: Path(tmp).write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8"))
+    text = report.write(path, args.readme or None)
+    print(text)
     return 0
 
 

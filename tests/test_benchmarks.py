@@ -95,3 +95,122 @@ def test_walkthrough_times_every_tab_step(tmp_path):
     steps = dict(json.loads(out.read_text())["steps"])
     assert len(steps) == 11 and all(s >= 0 for s in steps.values())
     assert any(k.startswith("tab 3: β slider") for k in steps) and any("fine-tune sclora" in k for k in steps)
+
+
+# ---------------------------------------------------------------------------- benchmarks.run / measure / report
+
+
+def test_interleaved_runs_a_b_a_b_and_keeps_every_time():
+    from benchmarks.measure import interleaved
+
+    order, fake = [], iter(range(1, 100))
+    out = interleaved({"a": lambda: "a", "b": lambda: "b"}, 3, clock=lambda fn: float(next(fake)), order=order)
+    assert order == ["a", "b", "a", "b", "a", "b"]
+    assert out["a"] == {"times_s": [1.0, 3.0, 5.0], "median_s": 3.0, "min_s": 1.0}
+    assert out["b"] == {"times_s": [2.0, 4.0, 6.0], "median_s": 4.0, "min_s": 2.0}
+    with pytest.raises(ValueError, match="at least|>= 3"):
+        interleaved({"a": lambda: None}, 2)
+
+
+def _timing(*times):
+    from benchmarks.measure import summary
+
+    return summary(list(times))
+
+
+def test_composite_faster_than_its_part_is_measured_again_then_flagged():
+    from benchmarks.measure import check_part
+
+    calls = []
+
+    def still_faster():
+        calls.append(1)
+        return {"covariance": _timing(1.0, 1.1, 1.2), "forward": _timing(2.0, 2.0, 2.0)}
+
+    results = {"covariance": _timing(1.0, 1.0, 1.0), "forward": _timing(2.0, 2.1, 2.2)}
+    check = check_part(results, "covariance", "forward", remeasure=still_faster)
+    assert calls == [1] and check["remeasured"] and check["flagged"]
+    assert results["covariance"]["first_times_s"] == [1.0, 1.0, 1.0]  # the spoiled first times stay on record
+
+    results = {"covariance": _timing(1.0, 1.0, 1.0), "forward": _timing(2.0, 2.1, 2.2)}
+    fixed = lambda: {"covariance": _timing(2.5, 2.6, 2.7), "forward": _timing(2.0, 2.0, 2.0)}  # noqa: E731
+    check = check_part(results, "covariance", "forward", remeasure=fixed)
+    assert check["remeasured"] and not check["flagged"] and results["covariance"]["median_s"] == 2.6
+
+    results = {"covariance": _timing(3.0, 3.0, 3.0), "forward": _timing(2.0, 2.0, 2.0)}
+    check = check_part(results, "covariance", "forward", remeasure=still_faster)
+    assert not check["remeasured"] and not check["flagged"] and len(calls) == 1  # a sane run is not re-measured
+
+
+def test_readme_block_rewrite_replaces_only_the_marked_part():
+    from benchmarks.report import END, START, rewrite_block
+
+    text = f"# Title\n\nbefore\n{START}\nold | 1.0 s\n{END}\nafter\n"
+    new = rewrite_block(text, f"{START}\nnew\n{END}")
+    assert new == f"# Title\n\nbefore\n{START}\nnew\n{END}\nafter\n"
+    with pytest.raises(ValueError, match="no .* block"):
+        rewrite_block("# no markers\n", f"{START}\nx\n{END}")
+
+
+def test_readme_figures_are_the_rendering_of_results_json():
+    """The README's block is exactly what the renderer makes of the committed benchmarks/results.json."""
+    from benchmarks.report import ROOT, load, readme_block
+
+    block = readme_block(load(ROOT / "benchmarks" / "results.json"))
+    assert block in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_quick_run_records_raw_times_machine_versions_and_rewrites_the_readme_block(tmp_path):
+    from benchmarks import run
+    from benchmarks.report import END, START
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{START}\nhand-typed 1.02×\n{END}\noutro\n")
+    out = tmp_path / "bench"
+    assert run.main(["--quick", "--out", str(out), "--readme", str(readme)]) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["schema"] == run.SCHEMA and res["command"].startswith("python -m benchmarks.run --quick")
+    assert {"cpu", "cores", "gpu", "torch_threads", "python"} <= set(res["machine"])
+    assert {"torch", "transformers", "peft", "gradio", "plotly", "pandas"} <= set(res["versions"])
+    assert res["date"][:2] == "20" and len(res["git"]["commit"] or "0" * 40) == 40
+    ms = res["measurements"]
+    assert set(ms) == set(run.MEASUREMENTS) - set(run.QUICK_SKIPS)
+    for name in ("covariance", "sweep", "inits", "train", "corda"):
+        for timing in ms[name]["times"].values():
+            assert len(timing["times_s"]) == 3 and timing["min_s"] <= timing["median_s"]
+            assert timing["median_s"] == sorted(timing["times_s"])[1]
+    assert [c["part"] for c in ms["covariance"]["checks"]] == ["forward"]
+    assert ms["covariance"]["stored_statistics_mib"] > 0 and ms["memory"]["sessions"] == 2
+    assert ms["corda"]["relative_difference"] < 1e-6
+    assert len(ms["walkthrough"]["steps"]) == 11
+    md = (out / "results.md").read_text()
+    assert "covariance pass vs plain forward" in md and "AMD" in md or res["machine"]["cpu"] in md
+    text = readme.read_text()
+    assert text.startswith("intro\n" + START) and text.endswith(END + "\noutro\n") and "hand-typed" not in text
+    assert "covariance pass vs plain forward" in text and "walkthrough" in text
+    assert str(tmp_path) not in text and str(tmp_path) not in md
+
+    # --only measures a part again and keeps the others (same settings, machine and versions).
+    assert run.main(["--quick", "--only", "scaling", "--out", str(out), "--readme", ""]) == 0
+    again = json.loads((out / "results.json").read_text())
+    assert set(again["measurements"]) == set(ms)
+    assert again["measurements"]["scaling"]["date"] >= ms["scaling"]["date"]
+    assert len(again["commands"]) == 2
+
+
+def test_flagged_run_is_marked_in_report_and_readme():
+    from benchmarks.report import markdown, readme_block
+
+    res = {"schema": 2, "command": "python -m benchmarks.run", "date": "2030-01-01T00:00:00+00:00", "duration_s": 60,
+           "git": {"commit": "a" * 40, "dirty": False},
+           "machine": {"cpu": "Some CPU", "cores": 2, "torch_threads": 2, "gpu": None, "python": "3.11"},
+           "versions": {"torch": "2"}, "settings": {"model": "m", "samples": 4, "finetune": "f", "preserve": "p",
+                                                   "max_length": 8, "rank": 2, "batch_size": 2, "repeats": 3},
+           "measurements": {"covariance": {
+               "times": {"covariance": _timing(1, 1, 1), "forward": _timing(2, 2, 2)}, "samples": [4, 4],
+               "stored_statistics_mib": 1.0, "all_output_covariances_mib": 4.0,
+               "checks": [{"composite": "covariance", "part": "forward", "remeasured": True, "flagged": True,
+                           "composite_median_s": 1.0, "part_median_s": 2.0}]}}}
+    for text in (markdown(res), readme_block(res)):
+        assert "**Flagged:** `covariance`" in text and "covariance pass vs plain forward, same batches ⚠" in text
+    assert "Some CPU, 2 cores" in readme_block(res) and "no GPU" in readme_block(res)

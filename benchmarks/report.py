@@ -1,0 +1,267 @@
+"""Render benchmarks/results.json (written by ``benchmarks.run``) to results.md and the README's block.
+
+    python -m benchmarks.report                      # re-render results.md and README.md's block
+    python -m benchmarks.report --readme ''          # results.md only
+
+Nothing here measures: every figure comes from the JSON. The README block lies between
+``<!-- bench:start -->`` and ``<!-- bench:end -->`` and is replaced whole.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+# Goals per ratio (ours / reference) and for the warm app start, in seconds.
+GOALS = {"covariance": 1.10, "sweep": 1.00, "inits": 0.50, "train": 1.03, "app_warm_s": 10.0}
+
+
+def _sec(x: float) -> str:
+    """Seconds with a precision that suits their size (3 significant figures below 10 s)."""
+    return f"{x:.0f}" if x >= 100 else f"{x:.1f}" if x >= 10 else f"{x:.2f}" if x >= 1 else f"{x:.3g}"
+
+
+def _s(entry: dict) -> str:
+    return f"{_sec(entry['median_s'])} s"
+
+
+def _smin(entry: dict) -> str:
+    return f"{_sec(entry['median_s'])} s (min {_sec(entry['min_s'])})"
+
+
+def _mib(x: float) -> str:
+    return f"{x:,.0f} MiB" if abs(x) >= 10 else f"{x:.2g} MiB"
+
+
+def machine_line(res: dict) -> str:
+    m, v = res["machine"], res["versions"]
+    gpu = f"GPU {m['gpu']}" if m.get("gpu") else "no GPU"
+    libs = ", ".join(f"{k} {v[k]}" for k in ("torch", "transformers", "peft", "gradio") if k in v)
+    return f"{m['cpu']}, {m['cores']} cores ({m.get('torch_threads')} torch threads), {gpu}; Python {m['python']}, {libs}"
+
+
+def commit_line(res: dict) -> str:
+    g = res.get("git") or {}
+    if not g.get("commit"):
+        return "outside git"
+    return f"commit {g['commit'][:12]}" + (" with uncommitted changes" if g.get("dirty") else "")
+
+
+def flagged(res: dict) -> list[dict]:
+    return [c for m in res["measurements"].values() for c in m.get("checks", []) if c.get("flagged")]
+
+
+def ratio_rows(res: dict, with_min: bool = True) -> list[tuple[str, str, str, float | None, str]]:
+    """(measurement, ours, reference, ratio of medians, goal) for every comparison the JSON holds."""
+    ms, rows = res["measurements"], []
+    fmt = _smin if with_min else _s
+
+    def mark(name):
+        return " ⚠" if any(c.get("flagged") for c in ms[name].get("checks", [])) else ""
+
+    if "covariance" in ms:
+        t = ms["covariance"]["times"]
+        rows.append((f"covariance pass vs plain forward, same batches{mark('covariance')}", fmt(t["covariance"]),
+                     fmt(t["forward"]), t["covariance"]["median_s"] / t["forward"]["median_s"],
+                     f"≤ {GOALS['covariance']:.2f}×"))
+    if "sweep" in ms:
+        m = ms["sweep"]
+        t = m["times"]
+        rows.append((f"{m['betas']}-value β sweep, {m['modules']} modules, r = {m['rank']}, vs that forward",
+                     fmt(t["sweep"]), fmt(t["forward"]), t["sweep"]["median_s"] / t["forward"]["median_s"],
+                     f"≤ {GOALS['sweep']:.2f}×"))
+    if "inits" in ms:
+        t = ms["inits"]["times"]
+        rows.append((f"SC-LoRA init (statistics of both sets + subspaces + weights) vs PEFT's CorDA-KPM{mark('inits')}",
+                     fmt(t["sclora_init"]), fmt(t["corda_kpm_init"]),
+                     t["sclora_init"]["median_s"] / t["corda_kpm_init"]["median_s"], f"≤ {GOALS['inits']:.2f}×"))
+    if "train" in ms:
+        t = ms["train"]["times"]
+        rows.append(("training step, SC-LoRA vs plain LoRA, same rank", fmt(t["sclora_step"]), fmt(t["lora_step"]),
+                     t["sclora_step"]["median_s"] / t["lora_step"]["median_s"], f"≤ {GOALS['train']:.2f}×"))
+    if "corda" in ms:
+        m = ms["corda"]
+        t = m["times"]
+        rows.append((f"CorDA input covariance of `{m['module']}`, {m['samples']} samples: padded batches vs one "
+                     f"sample per forward (PEFT's way)", fmt(t["batched"]), fmt(t["per_sample"]),
+                     t["batched"]["median_s"] / t["per_sample"]["median_s"], "–"))
+    if "covariance" in ms:
+        m = ms["covariance"]
+        rows.append((f"stored statistics ({m['samples'][0]} + {m['samples'][1]} samples) vs every module's two output "
+                     "covariances", _mib(m["stored_statistics_mib"]), _mib(m["all_output_covariances_mib"]),
+                     m["stored_statistics_mib"] / m["all_output_covariances_mib"], "–"))
+    if "app" in ms:
+        t = ms["app"]["times"]
+        rows.append((f"app start to first page, warm / cold model cache{mark('app')}",
+                     f"{_s(t['warm_cache'])} / {_s(t['cold_cache'])}", "–", None,
+                     f"≤ {GOALS['app_warm_s']:.0f} s warm"))
+    if "memory" in ms:
+        m = ms["memory"]
+        rows.append((f"server memory (RSS): baseline / {m['sessions']} sessions holding statistics of {m['samples']} + "
+                     f"{m['samples']} samples / after dropping them", f"{_mib(m['baseline_mib'])} / "
+                     f"{_mib(m['with_sessions_mib'])} / {_mib(m['after_drop_mib'])}",
+                     f"{_mib(m['per_session_mib'])} per session", None, "–"))
+    return rows
+
+
+def _met(row) -> str:
+    label, ours, ref, ratio, goal = row
+    if goal.startswith("≤") and goal.endswith("×") and ratio is not None:
+        return "yes" if ratio <= float(goal[1:-1]) else "**no**"
+    if goal.endswith("warm"):
+        return "yes" if float(ours.split(" s")[0]) <= GOALS["app_warm_s"] else "**no**"
+    return "–"
+
+
+def table(rows, with_goal: bool = True) -> list[str]:
+    head = "| measurement | ours | reference | ratio | goal | met |" if with_goal else "| measurement | ours | reference | ratio |"
+    lines = [head, "|---" * (6 if with_goal else 4) + "|"]
+    for row in rows:
+        label, ours, ref, ratio, goal = row
+        r = f"{ratio:.2f}×" if ratio is not None else "–"
+        lines.append(f"| {label} | {ours} | {ref} | {r} |" + (f" {goal} | {_met(row)} |" if with_goal else ""))
+    return lines
+
+
+def walkthrough_lines(m: dict) -> list[str]:
+    return ["| step | seconds |", "|---|---|"] + [f"| {label} | {sec:.1f} |" for label, sec in m["steps"]] + [
+        f"| total | {m['total_s']:.0f} |"]
+
+
+def settings_line(res: dict) -> str:
+    s = res["settings"]
+    return (f"model `{s['model']}`, {s['samples']} + {s['samples']} samples of `{s['finetune']}` + `{s['preserve']}`, "
+            f"max length {s['max_length']}, rank {s['rank']}, batch {s['batch_size']}")
+
+
+def flag_lines(res: dict) -> list[str]:
+    out = []
+    for c in flagged(res):
+        out.append(f"**Flagged:** `{c['composite']}` ({c['composite_median_s']:.2f} s) was faster than its own part "
+                   f"`{c['part']}` ({c['part_median_s']:.2f} s) even when measured again: other load disturbed this "
+                   "run; do not quote these figures.")
+    return out
+
+
+def markdown(res: dict | None) -> str:
+    if not res:
+        return ("# Benchmarks\n\nNo benchmark run is recorded yet. `make bench` (`python -m benchmarks.run`) measures "
+                "every figure and writes `benchmarks/results.json` and this file.\n")
+    ms, s = res["measurements"], res["settings"]
+    lines = ["# Benchmarks", "",
+             f"Rendered by `python -m benchmarks.report` from `results.json`, written by `{res['command']}`"
+             + (f" (and {', '.join(f'`{c}`' for c in res['commands'] if c != res['command'])})"
+                if len(res.get("commands", [])) > 1 else "") + ".", "",
+             f"- Machine: {machine_line(res)}.",
+             f"- Run: {res['date']}, {commit_line(res)}, {res['duration_s'] / 60:.1f} min.",
+             f"- Settings: {settings_line(res)}.",
+             f"- Compared functions ran interleaved (A B A B …), {s['repeats']} repeats each; the table gives the median "
+             "(and the minimum); the ratio is of medians. Every raw time is in `results.json`.", ""]
+    lines += flag_lines(res)
+    if flagged(res):
+        lines.append("")
+    rows = ratio_rows(res)
+    if rows:
+        lines += ["## Speed and memory", ""] + table(rows) + [""]
+    if "inits" in ms:
+        lines += [ms["inits"]["note"] + ".", ""]
+    if "corda" in ms:
+        lines += [f"CorDA's covariance in batches equals the per-sample one to a relative difference of "
+                  f"{ms['corda']['relative_difference']:.1e}.", ""]
+    if "memory" in ms:
+        m = ms["memory"]
+        lines += ["## Server memory", "",
+                  f"A fresh process running the app's session functions (`explorer.session`, `explorer.tabs`): "
+                  f"{_mib(m['model_loaded_mib'])} after loading the model; {_mib(m['baseline_mib'])} after one "
+                  f"session computed statistics and was dropped (the baseline); {_mib(m['with_sessions_mib'])} with "
+                  f"{m['sessions']} sessions each holding the statistics of {m['samples']} + {m['samples']} samples "
+                  f"({_mib(m['statistics_mib'])} of tensors in all, {_mib(m['per_session_mib'])} of memory per "
+                  f"session); {_mib(m['after_drop_mib'])} after dropping them.", ""]
+    if "walkthrough" in ms:
+        m = ms["walkthrough"]
+        lines += ["## The app's walkthrough, tab by tab", "",
+                  f"The tabs' own functions (`benchmarks/walkthrough.py`), one pass in a fresh session: "
+                  f"`{s['model']}`, {m['samples']} + {m['samples']} samples, max length {m['max_length']}, "
+                  f"rank {s['rank']}, {m['train_steps']} fine-tune steps per method ({m['methods']}), "
+                  f"{m['max_eval']} held-out prompts per set.", ""] + walkthrough_lines(m) + [""]
+    if "scaling" in ms:
+        lines += ["## Scaling (tiny models)", "",
+                  "| model | samples/set | length | covariance pass | eigh of ΔCov (q_proj), median of 5 | size |",
+                  "|---|---|---|---|---|---|"]
+        for r in ms["scaling"]["rows"]:
+            lines.append(f"| {r['model']} | {r['samples_per_set']} | {r['length']} | {r['covariance_s']:.2f} s | "
+                         f"{r['eigh_q_proj']['median_s'] * 1e3:.2f} ms | {r['eigh_size']} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def readme_block(res: dict | None, link: str = "benchmarks/results.md") -> str:
+    """The README's figures: every one rendered from results.json."""
+    note = "<!-- Rendered from benchmarks/results.json by `make bench` (or `python -m benchmarks.report`); do not edit. -->"
+    if not res:
+        return "\n".join([START, note, "",
+                          "No benchmark run is recorded in this tree yet: `make bench` measures every speed and memory "
+                          f"figure and writes them here and to [{link}]({link}).", "", END])
+    ms = res["measurements"]
+    lines = [START, note, "",
+             f"Measured by `{res['command']}` on {machine_line(res)}; {res['date'][:10]}, {commit_line(res)}. "
+             f"{settings_line(res)}. Medians of {res['settings']['repeats']} interleaved repeats; the minima, every raw "
+             f"time and the details are in [{link}]({link}).", ""]
+    lines += flag_lines(res)
+    rows = ratio_rows(res, with_min=False)
+    if rows:
+        lines += table(rows) + [""]
+    if "walkthrough" in ms:
+        m = ms["walkthrough"]
+        lines += [f"The app's default walkthrough through the tabs' own functions (`benchmarks/walkthrough.py`, "
+                  f"{m['samples']} + {m['samples']} samples, {m['train_steps']} fine-tune steps per method):", ""]
+        lines += walkthrough_lines(m) + [""]
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def rewrite_block(text: str, block: str) -> str:
+    """``text`` with the part from START to END (markers included) replaced by ``block``."""
+    i, j = text.find(START), text.find(END)
+    if i < 0 or j < i:
+        raise ValueError(f"no {START} … {END} block to rewrite")
+    return text[:i] + block + text[j + len(END):]
+
+
+def load(path: Path) -> dict | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def write(json_path: str | Path, readme: str | Path | None = None) -> str:
+    """results.md beside ``json_path`` from it, and the README's block when ``readme`` is given; returns the .md."""
+    from sclora.files import atomic_file_write
+
+    json_path = Path(json_path)
+    res = load(json_path)
+    text = markdown(res)
+    atomic_file_write(json_path.with_suffix(".md"),
+                      lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    if readme:
+        readme = Path(readme)
+        new = rewrite_block(readme.read_text(encoding="utf-8"), readme_block(res))
+        atomic_file_write(readme, lambda tmp: Path(tmp).write_text(new, encoding="utf-8"))
+    return text
+
+
+def main(argv=None) -> int:
+    sys.path.insert(0, str(ROOT))
+    p = argparse.ArgumentParser(prog="python -m benchmarks.report", description=__doc__.split("\n")[0])
+    p.add_argument("--json", default=str(ROOT / "benchmarks" / "results.json"))
+    p.add_argument("--readme", default=str(ROOT / "README.md"), help="'' for none")
+    args = p.parse_args(argv)
+    print(write(args.json, args.readme or None))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
