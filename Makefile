@@ -10,7 +10,7 @@ STAMP := $(VENV)/.stamp-$(shell cat $(REQS) | sha1sum | cut -c1-12)
 LOCK ?= 1
 INSTALL_FROM := $(if $(filter 1,$(LOCK)),-r requirements.lock,-r requirements.txt -r requirements-dev.txt)
 
-.PHONY: setup lock run test bench bench-science clean
+.PHONY: setup lock run test fuzz bench bench-science clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,9 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+fuzz: setup  # the loader fuzz tests with at least 10,000 generated files (make test runs a few hundred)
+	SCLORA_FUZZ_PROFILE=fuzz $(BIN)/python -m pytest -q tests/fuzz
 
 bench: setup
 	$(BIN)/python -m benchmarks.run

@@ -383,16 +383,23 @@ def examples_from(spec: str, *, what: str = "data"):
 def read_prompts(path: str | Path) -> list[str]:
     """Prompts from a file: a .txt file gives one prompt per non-empty line; other formats their prompts
     (prompt/response and chat records) or texts (text records), via ``data.load_examples``."""
-    from .data import load_examples, qa_pairs
+    from .data import is_invisible, load_examples, normalise_text, qa_pairs
 
     path = Path(path)
     check(path.is_file(), f"Prompts file {str(path)!r} does not exist.")
     if path.suffix.lower() in (".txt", ".text"):
         try:
-            lines = path.read_text(encoding="utf-8-sig").splitlines()
+            lines = path.read_text(encoding="utf-8-sig").split("\n")
         except UnicodeDecodeError as exc:
             raise SCLoRAError(f"Prompts file {str(path)!r} is not UTF-8 text (byte {exc.start}).") from exc
-        prompts = [line.strip() for line in lines if line.strip()]
+        prompts, problems = [], []
+        for number, line in enumerate(lines, start=1):
+            if not is_invisible(line):  # the text normalisation of data files (NFC, no control characters)
+                prompt = normalise_text(line.strip(), f"Prompts file {str(path)!r} line {number}", "prompt", problems)
+                prompts.append(prompt)
+        if problems:
+            more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+            raise SCLoRAError(problems[0] + more)
     else:
         examples = load_examples(path)
         prompts = ([r["text"] for r in examples.records] if examples.shape == "text"

@@ -379,6 +379,20 @@ def test_messages_never_span_lines(tmp_path):
                                      "  - a\\nb.jsonl line 1: odd \\u2028 value\\x85"]
 
 
+def test_prompt_files_share_the_text_normalisation(tmp_path):
+    from sclora.compare import read_prompts
+
+    path = tmp_path / "p.txt"
+    path.write_text("Cafe\u0301?\n\u200b\u2060\n  Why?  \n")
+    assert read_prompts(path) == ["Caf\u00e9?", "Why?"]  # NFC; the invisible line is blank
+    path.write_text("ok\nbad\x00prompt\n")
+    with pytest.raises(SCLoRAError, match=r"p.txt' line 2, field 'prompt': control character U\+0000 \(NUL\)"):
+        read_prompts(path)
+    path.write_text("\u200b\n\ufeff\u00ad\n")
+    with pytest.raises(SCLoRAError, match="has no prompts"):
+        read_prompts(path)
+
+
 def _nested(depth: int) -> str:
     return "[" * (depth - 1) + "]" * (depth - 1)  # inside {"text": ...}: depth levels in all
 
