@@ -2,7 +2,7 @@
 
     python -m benchmarks.science                      # bundled model, math vs knowledge, 3 seeds (~70 min, 2 cores)
     python -m benchmarks.science --preserve safety    # safety instead of knowledge
-    python -m benchmarks.science --model tiny-llama --steps 2 --max-eval 2 --out /tmp/r.md   # smoke test
+    python -m benchmarks.science --model tiny-llama --steps 2 --max-eval 2 --out r.md   # smoke test
 
 Each seed runs ``sclora.compare.compare`` (identical data, steps and rank for every run, the base
 model checksummed); the report gives mean ± std over seeds of the after-training metrics and

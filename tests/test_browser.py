@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(400)]
 CHROMIUM = find_chromium()
 SHOTS = ARTIFACTS / "browser"
 MODEL = "tiny-llama"
-RECORDS, SAMPLES = 40, 16          # per set: small enough for seconds on 2 cores
+RECORDS, SAMPLES = 40, 16          # per set: small enough for seconds on a small CPU
 FAST_RUNS = ["lora lr=2e-04", "sclora β=0.9 lr=2e-04"]
 STOPPED_RUN = "lora lr=1e-03"
 
@@ -180,7 +180,7 @@ def check_finetune_tab(page, timings: dict) -> None:
     set_number(page, "ft-batch", 16)  # slower steps: the run must still be going when Stop gets through
     page.click("#finetune-button")
     _wait_plot_change(page, "loss-plot", lambda s: STOPPED_RUN in s["names"], "the long run's loss curve", 60)
-    # A long timeout: on a busy 2-core machine chromium redraws the live plots slowly while training runs.
+    # A long timeout: on a small, busy CPU chromium redraws the live plots slowly while training runs.
     clicked = time.perf_counter()
     page.click("#finetune-stop", timeout=90_000)
     timings["stop_click_s"] = round(time.perf_counter() - clicked, 2)

@@ -13,7 +13,7 @@ from sclora.inits import init_adapters
 from sclora.models import tiny_model
 from sclora.train import StepInfo, build_adapter, cosine_lr, finetune
 
-# Two cores shared by several test runs: one thread avoids the oversubscription that makes
+# When test runs share a few cores, one thread avoids the oversubscription that makes
 # tiny-model matmuls ~100x slower. Results do not depend on it.
 torch.set_num_threads(1)
 

@@ -36,11 +36,11 @@ CHROMIUM_PATHS = ["/usr/bin/chromium", "/usr/lib/chromium/chromium"]
 # Console noise that says nothing about the app: (substring of the message or URL, why it is ignored).
 # Only requests to other hosts are ignored; any failure on the app's own origin counts.
 IGNORED_EXTERNAL = [
-    ("fonts.googleapis.com", "web font from Google Fonts; this machine has no internet"),
-    ("fonts.gstatic.com", "web font file from Google Fonts; this machine has no internet"),
-    ("api.gradio.app", "Gradio's analytics / version check; no internet here"),
-    ("huggingface.co", "Hugging Face links and badges; no internet here"),
-    ("cdn.jsdelivr.net", "CDN assets some Gradio components fetch lazily; no internet here"),
+    ("fonts.googleapis.com", "web font from Google Fonts; the test must not depend on the network"),
+    ("fonts.gstatic.com", "web font file from Google Fonts; the test must not depend on the network"),
+    ("api.gradio.app", "Gradio's analytics / version check; the test must not depend on the network"),
+    ("huggingface.co", "Hugging Face links and badges; the test must not depend on the network"),
+    ("cdn.jsdelivr.net", "CDN assets some Gradio components fetch lazily; the test must not depend on the network"),
 ]
 
 

@@ -4,7 +4,7 @@
 
 Starts ``python app.py`` (bundled SmolLM2-135M-Instruct), loads the default bundled sets (math to learn,
 knowledge to keep; ``--samples`` per set for the statistics, 64 by default so that the covariances take
-minutes on a busy 2-core machine), computes the covariances, opens "Subspace & β trade-off" at β = 0.9,
+minutes on a small CPU), computes the covariances, opens "Subspace & β trade-off" at β = 0.9,
 rank 8, and saves the tab (header to last plot) as a PNG under ``--max-kb``.
 """
 
@@ -79,7 +79,7 @@ def take(out: Path = OUT, width: int = 1280, max_kb: int = 400, beta: float = 0.
                         clip={"x": 0, "y": max(0, top), "width": width, "height": last["y"] + last["height"] + 16 - top})
         shrink_png(tmp, max_kb * 1024)
         os.replace(tmp, out)
-        # How the tab answers a β move once the sweep is cached (the issue asks for a second or two).
+        # How the tab answers a β move once the sweep is cached (meant to take a second or two).
         t = time.perf_counter()
         click_slider(page, "tradeoff-beta", 0.5)
         wait_text(page, "#tradeoff-summary", "At β = 0.5", timeout_ms=300_000)

@@ -10,7 +10,7 @@ import torch
 
 from ._util import CliResult
 
-torch.set_num_threads(1)  # the machine is shared; tiny models gain nothing from more threads
+torch.set_num_threads(1)  # tiny models gain nothing from more threads, and parallel test runs share the cores
 
 APP_TESTS = "test_app_sessions.py"
 

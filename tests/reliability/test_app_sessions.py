@@ -194,7 +194,7 @@ def test_sessions_expire_after_idle_time_and_their_folders_go(monkeypatch):
     from explorer.session import STORE
     from gradio_client import Client
 
-    ttl = 8  # seconds; longer than one request takes on a busy 2-core machine
+    ttl = 8  # seconds; longer than one request takes on a small, busy CPU
     monkeypatch.setattr(STORE, "ttl_s", ttl)
     demo = explorer_app.build_app("tiny-llama")
     demo.queue(max_size=8)

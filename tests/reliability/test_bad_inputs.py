@@ -182,7 +182,7 @@ LIBRARY_PARAMS = {
         __import__("sclora.data").data.load_examples(GOOD / "chat.jsonl"), t[1], max_length=0), "max_length must be a whole number >= 1"),
     "load_examples-max-records-0": (lambda t: __import__("sclora.data").data.load_examples(GOOD / "chat.jsonl", max_records=0), "max_records must be a whole number >= 1"),
     "plan_runs-empty-methods": (lambda t: __import__("sclora.compare").compare.plan_runs([], [0.5], [1e-4]), "'methods' is empty"),
-    "export-not-a-peft-model": (lambda t: __import__("sclora.export").export.export_adapter(t[0], "/tmp/never-written"), "needs a PEFT model"),
+    "export-not-a-peft-model": (lambda t: __import__("sclora.export").export.export_adapter(t[0], "never-written"), "needs a PEFT model"),
     "bundled-dataset-unknown": (lambda t: __import__("sclora.data").data.bundled_dataset("maths"), "Unknown bundled dataset 'maths'"),
     "metric-unknown": (lambda t: __import__("sclora.data").data.score_answer("bleu", "a", "b"), "Unknown metric 'bleu'"),
 }
