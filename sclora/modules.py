@@ -74,3 +74,13 @@ def find_target_modules(model: nn.Module, patterns: str | list[str] | None = Non
             f"{', '.join(available) or 'none'}."
         )
     return found
+
+
+def target_names(model: nn.Module, target_modules: str | list[str] | None = None) -> list[str]:
+    """Full names of the modules to adapt, from patterns (``"q_proj,v_proj"``, regexes) or names."""
+    return [t.name for t in find_target_modules(model, target_modules)]
+
+
+def exact_patterns(names: list[str]) -> list[str]:
+    """Anchored regexes that select exactly ``names`` (what ``collect_statistics`` takes)."""
+    return ["^" + re.escape(n) + "$" for n in names]

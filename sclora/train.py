@@ -12,7 +12,6 @@ statistics for SC-LoRA so that changing β never runs the model again.
 from __future__ import annotations
 
 import math
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -21,21 +20,10 @@ import torch
 import torch.nn.functional as F
 
 from .errors import SCLoRAError, check
+from .modules import exact_patterns, target_names  # noqa: F401 - also importable from here
 
 
 # --------------------------------------------------------------------------- adapters
-
-
-def target_names(model, target_modules=None) -> list[str]:
-    """Full names of the modules to adapt, from patterns (``"q_proj,v_proj"``, regexes) or names."""
-    from .modules import find_target_modules
-
-    return [t.name for t in find_target_modules(model, target_modules)]
-
-
-def exact_patterns(names: list[str]) -> list[str]:
-    """Anchored regexes that select exactly ``names`` (what ``collect_statistics`` takes)."""
-    return ["^" + re.escape(n) + "$" for n in names]
 
 
 def build_adapter(base_model, method: str, *, rank: int, alpha: float | None = None, beta: float | None = None,
