@@ -266,9 +266,9 @@ def memory_probe(model: str, finetune: str, preserve: str, samples: int, max_len
     held = [session_with_statistics() for _ in range(sessions)]
     stats_mib = sum(s.statistics.nbytes() for s in held) / 2**20
     with_sessions = measure.rss_mib()
-    for s in held:
-        STORE.drop(s.key)
-    del held, s
+    for session in held:
+        STORE.drop(session.key)
+    del held, session
     release_memory()
     return {"model_loaded_mib": loaded, "baseline_mib": baseline, "with_sessions_mib": with_sessions,
             "after_drop_mib": measure.rss_mib(), "sessions": sessions, "statistics_mib": stats_mib}
@@ -364,6 +364,8 @@ def parse_args(argv):
             setattr(args, key, small if quick else full)
     if args.repeats < 3:
         p.error("--repeats must be at least 3")
+    if args.memory_sessions < 1:
+        p.error("--memory-sessions must be at least 1")
     only = [m.strip() for m in args.only.split(",") if m.strip()]
     unknown = sorted(set(only) - set(MEASUREMENTS))
     if unknown:
