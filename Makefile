@@ -3,11 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 REQS := requirements.txt requirements-dev.txt pyproject.toml requirements.lock
-STAMP := $(VENV)/.stamp-$(shell cat $(REQS) | sha1sum | cut -c1-12)
 # LOCK=1 (default): install the tested versions pinned in requirements.lock; LOCK=0: the ranges of
 # requirements*.txt. pip's own settings choose where packages come from, e.g. PIP_FIND_LINKS=<folder of
-# wheels> or PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu for a CPU-only torch (README, Set-up).
+# wheels> or PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu for a CPU-only torch (README,
+# "Tested versions").
 LOCK ?= 1
+STAMP := $(VENV)/.stamp-$(shell (cat $(REQS); echo "LOCK=$(LOCK)") | sha1sum | cut -c1-12)
 INSTALL_FROM := $(if $(filter 1,$(LOCK)),-r requirements.lock,-r requirements.txt -r requirements-dev.txt)
 
 .PHONY: setup lock run test fuzz bench bench-science clean
