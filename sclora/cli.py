@@ -251,39 +251,93 @@ def _tqdm_progress():
     return progress
 
 
+DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16"}
+
+
+def _peak_memory() -> tuple[int, str]:
+    """The measured peak: CUDA memory allocated (summed over devices) when CUDA is used, else the process's peak RSS."""
+    import resource
+
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        return sum(torch.cuda.max_memory_allocated(i) for i in range(torch.cuda.device_count())), "CUDA allocated"
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "process peak RSS"
+
+
 def cmd_covariances(args) -> None:
-    """C+ and C- of every target module, first N records of each file, saved to safetensors."""
+    """C+ and C- of every target module, first N records of each file, saved to safetensors.
+
+    Under ``torchrun`` / ``accelerate launch`` every process reads its share of each set and only
+    rank 0 writes the file (see ``sclora.distributed``).
+    """
+    from .distributed import finish
+
+    ok = False
+    try:
+        _covariances(args)
+        ok = True
+    finally:
+        finish(ok)
+
+
+def _covariances(args) -> None:
+    import torch
+
     from .compare import examples_from
     from .data import tokenize_examples
+    from .distributed import collect_statistics_distributed, init_from_environment, local_device, rank_and_world
     from .errors import check
     from .models import load_model
-    from .statistics import collect_statistics, save_statistics
+    from .statistics import model_nbytes, predicted_nbytes, save_statistics, stored_widths
 
     check(args.max_samples >= 1, f"--max-samples must be >= 1, got {args.max_samples}.")
     check(args.max_length >= 1, f"--max-length must be >= 1, got {args.max_length}.")
     check(args.batch_size >= 1, f"--batch-size must be >= 1, got {args.batch_size}.")
     check(args.out.endswith(".safetensors"), f"--out must end in .safetensors, got {args.out!r}.")
+    check(args.device_map is None or args.device is None, "--device and --device-map exclude each other.")
     data = {role: examples_from(spec, what=f"{role} data (--{role})")
             for role, spec in (("finetune", args.finetune), ("preserve", args.preserve))}
-    model, tokenizer = load_model(args.model, device=args.device)
+    if init_from_environment():
+        check(args.device_map is None, "--device-map spreads one model over the GPUs; with several processes "
+              "each process holds a whole model on its own GPU: drop --device-map or run one process.")
+    rank, world = rank_and_world()
+    main_process = rank == 0
+    model, tokenizer = load_model(args.model, device=local_device(args.device), dtype=getattr(torch, args.dtype),
+                                  device_map=args.device_map)
     ids = {}
     for role, ex in data.items():
         ex.records = ex.records[: args.max_samples]  # the first N records, in file order
         tok = tokenize_examples(ex, tokenizer, max_length=args.max_length, loss_on="all")
         ids[role] = tok.input_ids
-        if tok.n_truncated:
+        if tok.n_truncated and main_process:
             print(f"{role}: {tok.n_truncated} of {len(tok.input_ids)} samples truncated to {args.max_length} tokens",
                   file=sys.stderr)
+    counts = {role: len(v) for role, v in ids.items()}
+    widths = stored_widths(model, args.modules, ids["finetune"][0])
+    need = predicted_nbytes(widths, counts, args.aggregate)
+    if main_process:
+        d = max(widths)
+        print(f"memory: the statistics need about {need / 2**20:.1f} MiB (float64, {len(widths)} stored matrices "
+              f"per set, d up to {d}: N*d*8 bytes each when N <= d, else d*d*8; N = {counts['finetune']} + "
+              f"{counts['preserve']}) on top of the model ({model_nbytes(model) / 2**20:.1f} MiB)"
+              + (f", on each of {world} processes" if world > 1 else ""))
     with _CtrlC() as stop:
-        stats = collect_statistics(
+        stats = collect_statistics_distributed(
             model, ids["finetune"], ids["preserve"], target_modules=args.modules, aggregate=args.aggregate,
-            batch_size=args.batch_size, pad_token_id=tokenizer.pad_token_id or 0, progress=_tqdm_progress(),
+            batch_size=args.batch_size, pad_token_id=tokenizer.pad_token_id or 0,
+            progress=_tqdm_progress() if main_process else None,
             should_stop=stop, model_name=args.model, fingerprints={r: ex.fingerprint for r, ex in data.items()},
         )
+    peak, what = _peak_memory()
+    if not main_process:
+        return
     save_statistics(stats, args.out)
     print(f"{len(stats.modules)} modules, {stats.counts['finetune']['samples']} + "
           f"{stats.counts['preserve']['samples']} samples ({args.aggregate}) -> {args.out} "
-          f"({stats.nbytes() / 2**20:.1f} MiB; every output covariance would take {stats.output_nbytes() / 2**20:.1f} MiB)")
+          f"({stats.nbytes() / 2**20:.1f} MiB; every output covariance would take {stats.output_nbytes() / 2**20:.1f} MiB)"
+          + (f" from {world} processes" if world > 1 else ""))
+    print(f"memory: measured peak {peak / 2**20:.1f} MiB ({what}" + (", rank 0" if world > 1 else "") + ")")
 
 
 def cmd_subspace(args) -> None:
@@ -380,6 +434,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sample: the paper's per-sample token sums; token: per-token outer products (extension)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available)")
+    p.add_argument("--dtype", choices=list(DTYPES), default="float32",
+                   help="model weights' dtype (statistics always accumulate in float64)")
+    p.add_argument("--device-map", default=None, choices=["auto"],
+                   help="auto: spread a model too big for one device over the GPUs, then the CPU (accelerate)")
     p.add_argument("--out", required=True, help="output .safetensors file")
     p.set_defaults(func=cmd_covariances)
 

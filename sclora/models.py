@@ -213,14 +213,14 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def _from_folder_or_hub(source: str, *, local_files_only: bool, dtype: torch.dtype):
+def _from_folder_or_hub(source: str, *, local_files_only: bool, dtype: torch.dtype, device_map=None):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     # No trust_remote_code, safetensors only: a model folder can never run code or unpickle.
     tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_files_only)
     model, info = AutoModelForCausalLM.from_pretrained(
         source, dtype=dtype, use_safetensors=True, local_files_only=local_files_only, trust_remote_code=False,
-        output_loading_info=True,
+        output_loading_info=True, **({"device_map": device_map} if device_map is not None else {}),
     )
     # transformers fills missing weights with random values; a model that is partly random is not the model.
     missing = sorted(info.get("missing_keys") or [])
@@ -254,25 +254,34 @@ def resolve_model_name(name: str) -> tuple[str, str]:
     )
 
 
-def load_model(name: str = BUNDLED, device: str | torch.device | None = None, dtype: torch.dtype | None = None):
+def load_model(name: str = BUNDLED, device: str | torch.device | None = None, dtype: torch.dtype | None = None,
+               device_map: str | dict | None = None):
     """Return ``(model, tokenizer)`` in eval mode on ``device`` (CUDA when available).
 
     ``name``: ``"bundled"`` (offline SmolLM2-135M-Instruct; falls back to its hub copy where
     the package is absent, as on Spaces), a tiny test model, a local folder or a hub id.
+    ``device_map`` (e.g. ``"auto"``) is passed to ``from_pretrained`` (accelerate's big-model
+    loading: layers spread over the GPUs, then the CPU); the model then stays where it was put and
+    ``device`` must be None. Tiny test models ignore it.
     """
     kind, source = resolve_model_name(name)
     dtype = dtype or torch.float32
+    if device_map is not None and device is not None:
+        raise SCLoRAError("Give either a device or a device map, not both.")
     dev = default_device(device)
+    loaded = {"device_map": device_map} if device_map is not None and kind != "tiny" else {}
     if kind == "tiny":
         model, tokenizer = tiny_model(source)
         model = model.to(dtype)
     elif kind == "bundled":
         try:
-            model, tokenizer = _from_folder_or_hub(str(bundled_model_folder()), local_files_only=True, dtype=dtype)
+            model, tokenizer = _from_folder_or_hub(str(bundled_model_folder()), local_files_only=True, dtype=dtype,
+                                                   **loaded)
         except (OSError, ValueError, RuntimeError):
             # A cache damaged after it was written (disk full, manual edits): rebuild it once.
             shutil.rmtree(bundled_cache_path(bundled_gguf_path()), ignore_errors=True)
-            model, tokenizer = _from_folder_or_hub(str(bundled_model_folder()), local_files_only=True, dtype=dtype)
+            model, tokenizer = _from_folder_or_hub(str(bundled_model_folder()), local_files_only=True, dtype=dtype,
+                                                   **loaded)
         model.name_or_path = BUNDLED
     elif kind == "local":
         if not (Path(source) / "config.json").is_file():
@@ -280,21 +289,23 @@ def load_model(name: str = BUNDLED, device: str | torch.device | None = None, dt
         if not any(Path(source).glob("*.safetensors")):
             raise SCLoRAError(f"Folder {source!r} has no .safetensors weights (pickled weights are never loaded).")
         try:
-            model, tokenizer = _from_folder_or_hub(source, local_files_only=True, dtype=dtype)
+            model, tokenizer = _from_folder_or_hub(source, local_files_only=True, dtype=dtype, **loaded)
         except (OSError, ValueError) as exc:
             raise SCLoRAError(f"Could not load the model in folder {source!r}: {exc}") from exc
     else:
-        model, tokenizer = _load_from_hub(source, dtype=dtype, fallback=(name != source))
+        model, tokenizer = _load_from_hub(source, dtype=dtype, fallback=(name != source), **loaded)
     if tokenizer.pad_token is None:
         # Batching needs a pad token; padding is always masked, so eos (or unk) serves.
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
         if tokenizer.pad_token is None:
             raise SCLoRAError(f"The tokenizer of {name!r} has no pad token and no EOS or UNK token to pad with: "
                               "set one in its tokenizer_config.json.")
+    if loaded:  # placed by accelerate's device map: moving it would undo that
+        return model.eval(), tokenizer
     return model.to(dev).eval(), tokenizer
 
 
-def _load_from_hub(hub_id: str, *, dtype: torch.dtype, fallback: bool):
+def _load_from_hub(hub_id: str, *, dtype: torch.dtype, fallback: bool, device_map=None):
     import warnings
 
     if fallback:
@@ -303,7 +314,7 @@ def _load_from_hub(hub_id: str, *, dtype: torch.dtype, fallback: bool):
             stacklevel=3,
         )
     try:  # already downloaded: no network needed
-        return _from_folder_or_hub(hub_id, local_files_only=True, dtype=dtype)
+        return _from_folder_or_hub(hub_id, local_files_only=True, dtype=dtype, device_map=device_map)
     except OSError:
         pass
     if not _hub_reachable():
@@ -312,6 +323,6 @@ def _load_from_hub(hub_id: str, *, dtype: torch.dtype, fallback: bool):
             f"and it is not in the local cache. Use {BUNDLED!r} ({BUNDLED_LABEL}) or a local model folder."
         )
     try:
-        return _from_folder_or_hub(hub_id, local_files_only=False, dtype=dtype)
+        return _from_folder_or_hub(hub_id, local_files_only=False, dtype=dtype, device_map=device_map)
     except OSError as exc:
         raise SCLoRAError(f"Could not load {hub_id!r} from the hub: {exc}") from exc

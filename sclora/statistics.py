@@ -150,6 +150,46 @@ def pad_batch(batch: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor
     return ids.to(device), mask.to(device)
 
 
+def input_device(model) -> torch.device:
+    """Where input ids go: the embedding's device (the first layer's, under a device map)."""
+    try:
+        return model.get_input_embeddings().weight.device
+    except (AttributeError, NotImplementedError):
+        return next(model.parameters()).device
+
+
+def stored_widths(model, target_modules=None, probe: list[int] | None = None) -> list[int]:
+    """Width d of every matrix the statistics store per side (d_in + 1 per input group, d_out per output member).
+
+    Runs one short probe forward pass to find which layers share an input, as collection does.
+    """
+    targets = find_target_modules(model, target_modules)
+    groups = _group_modules(model, targets, probe or [0] * 8, input_device(model))
+    dims = {t.name: t for t in targets}
+    widths = []
+    for g in groups:
+        if g.stored == "input":
+            widths.append(dims[g.key].d_in + 1)
+        else:
+            widths.extend(dims[name].d_out for name in g.members)
+    return widths
+
+
+def predicted_nbytes(widths: list[int], samples: dict[str, int], aggregate: str = "sample") -> int:
+    """Bytes the float64 statistics take: Σ over sides and stored matrices of N·d·8 when N ≤ d (a factor of
+    the N token-summed samples, ``aggregate="sample"``), else d²·8 (the covariance)."""
+    total = 0
+    for n in samples.values():
+        for d in widths:
+            total += 8 * (n * d if aggregate == "sample" and n <= d else d * d)
+    return total
+
+
+def model_nbytes(model) -> int:
+    """Bytes of the model's parameters and buffers."""
+    return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+
+
 def _group_modules(model, targets: list[TargetModule], probe: list[int], device) -> list[Group]:
     """Find layers that read the same input tensor with one probe forward pass."""
     modules = dict(model.named_modules())
@@ -228,7 +268,7 @@ def collect_statistics(
     data = {"finetune": finetune_ids, "preserve": preserve_ids}
     for side, ids in data.items():
         _validate_ids(ids, side, vocab)
-    device = next(model.parameters()).device
+    device = input_device(model)
     targets = find_target_modules(model, target_modules)
     groups = _group_modules(model, targets, finetune_ids[0], device)
     modules = dict(model.named_modules())
@@ -249,7 +289,8 @@ def collect_statistics(
             if not _own_thread(owner):
                 return  # another thread using the same (shared) model: not our samples
             # x: (B, T, d) activations; padding is excluded through the mask.
-            mask = mask_box[0].to(torch.float64)  # (B, T)
+            # (B, T), on the layer's device: with a device map, layers live on different devices.
+            mask = mask_box[0].to(device=x.device, dtype=torch.float64)
             if aggregate == "sample":
                 # Token sums as one batched product (no masked copy of x): (B, 1, T) @ (B, T, d).
                 u = torch.bmm(mask[:, None, :], x.to(torch.float64)).squeeze(1)  # (B, d)
