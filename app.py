@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from explorer import build_app, engine, launch
+from explorer import build_app, engine, launch, prepare
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     demo = build_app(args.model)
     print(f"Loading {args.model} ...", flush=True)
     engine.get_model()  # load before serving, so the first click is fast
+    prepare.start()  # the default walkthrough's results, computed (or read back) while people arrive
     launch(demo)
 
 

@@ -62,7 +62,9 @@ def build_app(model_name: str = "bundled") -> gr.Blocks:
 
 def launch(demo: gr.Blocks, **kwargs):
     """Launch with the project's limits; GRADIO_SERVER_NAME / GRADIO_SERVER_PORT are honoured."""
-    demo.queue(max_size=int(os.environ.get("SCLORA_QUEUE_SIZE", "16")), default_concurrency_limit=2)
+    # Handlers mostly wait on shared results (explorer.shared), whose heavy work takes turns on its own
+    # queue; so the Gradio queue is wide, and light requests never wait behind a computation.
+    demo.queue(max_size=int(os.environ.get("SCLORA_QUEUE_SIZE", "64")), default_concurrency_limit=4)
     options = dict(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import gradio as gr
 
 from sclora.errors import SCLoRAError
@@ -31,21 +33,38 @@ def user_error(exc: Exception) -> gr.Error:
     return gr.Error(str(exc), print_exception=False)
 
 
-class ProgressReport:
-    """A library progress(done, total, desc) callback that drives a gr.Progress.
+def while_preparing(work, progress=None, interval_s: float = 1.0):
+    """Run ``work(report)`` in a thread and say how far it is while it runs.
 
-    A class, not a closure, so that it pickles into a ZeroGPU worker with its gr.Progress.
+    Yields ``("Preparing: <step> (x %)", None)`` about every ``interval_s`` while the work goes on (shared
+    work that someone else, or the server, started shows its own progress here), then ``("", result)``;
+    the work's exception is raised here. A quick answer (a cached result) yields only the result.
+    ``gr.Progress`` is driven from this (the request's) thread: it does not work from another one.
     """
+    state = [0, 0, "starting"]
+    box: dict = {}
+    finished = threading.Event()
 
-    def __init__(self, progress):
-        self.progress = progress
+    def report(done: int, total: int, desc: str) -> None:
+        state[:] = [done, total, desc]
 
-    def __call__(self, done: int, total: int, desc: str) -> None:
-        self.progress((done, total), desc=desc)
+    def run() -> None:
+        try:
+            box["value"] = work(report)
+        except BaseException as exc:  # raised in the request's thread below
+            box["error"] = exc
+        finally:
+            finished.set()
 
-
-def progress_adapter(progress) -> ProgressReport | None:
-    return None if progress is None else ProgressReport(progress)
+    threading.Thread(target=run, name="sclora-request", daemon=True).start()
+    while not finished.wait(interval_s):
+        done, total, desc = state
+        if progress is not None:
+            progress((done, total) if total else None, desc=desc)
+        yield f"Preparing: {desc} ({100 * done / total if total else 0:.0f} %)", None
+    if "error" in box:
+        raise box["error"]
+    yield "", box["value"]
 
 
 def bullet_list(lines: list[str]) -> str:

@@ -16,13 +16,14 @@ try:  # ZeroGPU: must be imported before torch touches CUDA; absent locally.
 except ImportError:  # pragma: no cover - depends on the host
     spaces = None
 
-from sclora import models
+from sclora import compare, models
 from sclora.errors import SCLoRAError, check
 
 MAX_LOADED_MODELS = int(os.environ.get("SCLORA_MAX_MODELS", "2"))
 _lock = threading.Lock()
 _default_model = models.BUNDLED
 _loaded: OrderedDict[str, tuple] = OrderedDict()
+_checksums: dict[str, str] = {}
 
 
 def gpu(duration: int = 120):
@@ -109,5 +110,18 @@ def get_model(name: str | None = None):
         return loaded
 
 
+def model_checksum(name: str | None = None) -> str:
+    """SHA-256 of the model's weights, once per process: part of every shared result's key."""
+    name = name or _default_model
+    with _lock:
+        if name in _checksums:
+            return _checksums[name]
+    model, _ = get_model(name)
+    value = compare.model_checksum(model)
+    with _lock:
+        _checksums[name] = value
+    return value
+
+
 __all__ = ["SCLoRAError", "gpu", "gpu_out_of_process", "get_model", "check_model_name", "model_choices", "set_default_model",
-           "default_model_name", "model_label", "local_models_allowed", "on_spaces"]
+           "default_model_name", "model_checksum", "model_label", "local_models_allowed", "on_spaces"]

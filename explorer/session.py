@@ -58,15 +58,17 @@ class Session:
     preserve: object | None = None
     data: object | None = None             # sclora.compare.PreparedData
     max_length: int = 256
+    # Results computed from the data are shared read-only with every session that has the same data
+    # (explorer.shared); the session holds references, never copies.
     statistics: object | None = None       # sclora.statistics.Statistics, detached from the model
-    sweep: object | None = None            # tradeoff table (every rank) over the β values asked so far
+    extra_sweeps: dict = field(default_factory=dict)  # β off the grid -> its tradeoff table (every rank)
     output_directions: dict = field(default_factory=dict)  # (module, method) -> PiSSA/MiLoRA/CorDA directions
-    tradeoff_rank: int | None = None       # the rank last shown in the β tab (for the export)
+    shown_tradeoff: tuple | None = None    # (table at the shown rank, β) last drawn in the β tab (for the export)
     shown_warnings: set = field(default_factory=set)  # warning toasts already shown once
     before: dict | None = None             # base model's evaluation for the current data
     runs: dict = field(default_factory=dict)     # label -> RunRecord (model dropped, adapter on disk)
     stop: StopFlag | None = None           # the current long job's flag (see new_job)
-    lock: threading.RLock = field(default_factory=threading.RLock)  # guards statistics and the sweep
+    lock: threading.RLock = field(default_factory=threading.RLock)  # guards the fields above
     last_used: float = field(default_factory=time.monotonic)
 
     def touch(self) -> None:
@@ -83,8 +85,8 @@ class Session:
 
     def reset_data(self) -> None:
         """New data or model: everything computed from the old data goes."""
-        self.statistics, self.sweep, self.before = None, None, None
-        self.output_directions, self.tradeoff_rank = {}, None
+        self.statistics, self.before = None, None
+        self.extra_sweeps, self.output_directions, self.shown_tradeoff = {}, {}, None
         self.runs = {}
         for child in self.folder.glob("*"):
             shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)

@@ -24,6 +24,9 @@ from .errors import check
 from .statistics import Statistics
 
 DEFAULT_BETAS = tuple(round(0.1 * i, 1) for i in range(11))
+# float32 resolves eigenvalues down to about 2⁻²³ of the largest; directions below that carry nothing
+# a float32 solve could see, so float32 sweeps drop them first (a smaller eigenproblem).
+FLOAT32_RTOL = 2.0**-23
 
 
 class NonUniqueSubspaceWarning(UserWarning):
@@ -59,16 +62,29 @@ class ReducedCovariances:
         return vectors if self.basis is None else self.basis @ vectors
 
 
-def reduce_covariances(stats: Statistics, name: str) -> ReducedCovariances:
+def reduce_covariances(stats: Statistics, name: str, rtol: float | None = None) -> ReducedCovariances:
     """The module's C+ and C− in the smallest exact basis (see the module docstring).
 
     Three cases, smallest first: stored samples (C± = Y±ᵀY±, solved in the span of the N+ + N−
     output sample vectors); input statistics with d_out > d_in+1 (W's column space); else the
     output covariances themselves.
+
+    ``rtol`` (stored samples only): keep only the directions of C+ and of C− whose eigenvalue is above
+    ``rtol`` times that covariance's largest, a smaller basis for solves in a precision that could not
+    resolve the rest anyway (``rtol`` ≈ float32's resolution). ΔCov changes by at most ``rtol``·max‖C±‖.
     """
     group = stats.group_of(name)
     d_out = stats.module(name).d_out
     yf, yp = stats.output_factor(name, "finetune"), stats.output_factor(name, "preserve")
+    if rtol is not None and yf is not None and yp is not None:
+        # Each set's significant right singular vectors, from its small N × N Gram matrix.
+        rows = torch.cat([_significant_directions(yf, rtol), _significant_directions(yp, rtol)])
+        if rows.shape[0] < d_out:
+            basis = torch.linalg.qr(rows.T)[0]
+            zf, zp = yf @ basis, yp @ basis
+            pf, pp = zf.T @ zf, zp.T @ zp
+            pf, pp = (pf + pf.T) / 2, (pp + pp.T) / 2
+            return ReducedCovariances(basis, pf, pp, float((yf * yf).sum()), float((yp * yp).sum()))
     if yf is not None and yp is not None and yf.shape[0] + yp.shape[0] < d_out:
         # Yᵀ = [Y+ᵀ | Y−ᵀ] = basis·R, so C+ = basis·R+·R+ᵀ·basisᵀ (likewise C−), exactly.
         basis, r = torch.linalg.qr(torch.cat([yf, yp]).T)
@@ -86,6 +102,13 @@ def reduce_covariances(stats: Statistics, name: str) -> ReducedCovariances:
         basis, pf, pp = None, stats.output_covariance(name, "finetune"), stats.output_covariance(name, "preserve")
     pf, pp = (pf + pf.T) / 2, (pp + pp.T) / 2  # exact symmetry for eigh
     return ReducedCovariances(basis, pf, pp, float(pf.trace()), float(pp.trace()))
+
+
+def _significant_directions(y: torch.Tensor, rtol: float) -> torch.Tensor:
+    """Orthonormal rows spanning the directions of YᵀY with eigenvalue > rtol · the largest."""
+    values, u = torch.linalg.eigh(y @ y.T)  # YYᵀ = U S² Uᵀ, so Vᵀ = S⁻¹ Uᵀ Y
+    keep = values > rtol * values[-1].clamp(min=torch.finfo(y.dtype).tiny)
+    return (u[:, keep] / values[keep].sqrt()).T @ y
 
 
 def _eigh_descending(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -219,48 +242,114 @@ def tradeoff(
     betas: Iterable[float] = DEFAULT_BETAS,
     modules: list[str] | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    dtype: torch.dtype = torch.float64,
+    workers: int | None = None,
 ) -> pd.DataFrame:
     """β sweep over modules: one row per (module, β, rank) with energies and the reward.
 
     ``rank`` may be a list: one eigendecomposition per (module, β) gives every rank at once
     (the energies and reward at rank r are cumulative sums over the top r directions), so a
     list of ranks costs about what one rank does. Each module's reduced covariances are built
-    once and reused for every β.
+    once (in float64) and reused for every β.
+
+    ``dtype=torch.float32`` solves in single precision, in the basis of the directions float32 can resolve
+    (``FLOAT32_RTOL``): several times faster, for tables that are only plotted (subspaces an adapter
+    starts from always come from :func:`sclora_subspace`, in float64).
+    Modules are solved in parallel, ``workers`` at a time (default: torch's thread count); on a GPU
+    each module's β values go to the device as one batched eigensolve.
     """
     betas = [float(b) for b in betas]
     ranks = sorted({rank} if isinstance(rank, int) and not isinstance(rank, bool) else set(rank))
     check(len(betas) > 0, "Give at least one β value.")
     check(len(ranks) > 0, "Give at least one rank.")
+    check(dtype in (torch.float32, torch.float64), f"dtype must be torch.float32 or torch.float64, got {dtype}.")
     for b in betas:
         for r in ranks:
             check_beta_rank(b, r)
     names = modules or stats.module_names
     top = ranks[-1]
-    picks = torch.tensor(ranks) - 1
-    columns: dict[str, list] = {k: [] for k in ("module", "layer", "kind", "beta", "finetune_energy",
-                                                "preserve_energy", "reward", "finetune_trace", "preserve_trace",
-                                                "rank")}
-    for i, name in enumerate(names):
+    for name in names:
         info = stats.module(name)
         check(top <= info.d_out, f"rank {top} is larger than the output size {info.d_out} of {name}.")
-        reduced = reduce_covariances(stats, name)
-        for beta in betas:
-            values, vectors = _eigh_descending(reduced.delta(beta))
-            order = _direction_order(reduced, values, info.d_out, top)
-            ef, ep = _direction_energies(reduced, vectors, order)
-            n = len(ranks)
-            columns["module"] += [name] * n
-            columns["layer"] += [info.layer] * n
-            columns["kind"] += [info.kind] * n
-            columns["beta"] += [beta] * n
-            columns["finetune_energy"] += ef.cumsum(0)[picks].tolist()
-            columns["preserve_energy"] += ep.cumsum(0)[picks].tolist()
-            columns["reward"] += order.eigenvalues[:top].cumsum(0)[picks].tolist()
-            columns["finetune_trace"] += [reduced.finetune_trace] * n
-            columns["preserve_trace"] += [reduced.preserve_trace] * n
-            columns["rank"] += ranks
-        if progress is not None:
-            progress(i + 1, len(names), "β sweep")
+    picks = torch.tensor(ranks) - 1
+    device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+    rtol = FLOAT32_RTOL if dtype == torch.float32 else None
+
+    def one_module(name: str) -> dict[str, torch.Tensor]:
+        reduced = reduce_covariances(stats, name, rtol)
+        return _sweep_module(reduced, stats.module(name).d_out, betas, top, picks, dtype, device)
+
+    workers = max(1, int(workers or torch.get_num_threads()))
+    results: dict[str, dict[str, torch.Tensor]] = {}
+    if workers == 1 or len(names) == 1 or device.type == "cuda":
+        for i, name in enumerate(names):
+            results[name] = one_module(name)
+            if progress is not None:
+                progress(i + 1, len(names), "β sweep")
+    else:  # LAPACK releases the GIL: independent modules use every core
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        with ThreadPoolExecutor(workers, thread_name_prefix="sclora-sweep") as pool:
+            futures = {pool.submit(one_module, name): name for name in names}
+            for i, future in enumerate(as_completed(futures)):
+                results[futures[future]] = future.result()
+                if progress is not None:
+                    progress(i + 1, len(names), "β sweep")
+    return _sweep_table(stats, names, betas, ranks, results)
+
+
+def _sweep_module(reduced: ReducedCovariances, d_out: int, betas: list[float], top: int, picks: torch.Tensor,
+                  dtype: torch.dtype, device: torch.device) -> dict[str, torch.Tensor]:
+    """Cumulative energies and rewards at the picked ranks, (len(betas), len(picks)) each, for one module."""
+    pf, pp = reduced.finetune.to(device, dtype), reduced.preserve.to(device, dtype)
+    both = torch.cat([pf, pp])  # (2k, k): both energies from one product
+    traces = torch.tensor([reduced.finetune_trace or 1.0, reduced.preserve_trace or 1.0], dtype=torch.float64)
+    deltas = [(1.0 - b) * pf - b * pp for b in betas]
+    if device.type == "cuda":  # one batched solve per module on the device
+        values_all, vectors_all = torch.linalg.eigh(torch.stack(deltas))
+        solved = [(values_all[i].flip(0), vectors_all[i].flip(1)) for i in range(len(betas))]
+    else:  # batched eigh on the CPU is slower than one call per matrix
+        solved = [_eigh_descending(d) for d in deltas]
+    k = pf.shape[0]
+    out = {"finetune_energy": [], "preserve_energy": [], "reward": []}
+    for values, vectors in solved:
+        values, vectors = values.double().cpu(), vectors
+        order = _direction_order(reduced, values, d_out, top)
+        cols = torch.cat([torch.arange(order.positive.start, order.positive.stop),
+                          torch.arange(order.negative.start, order.negative.stop)])
+        v = vectors[:, cols.to(vectors.device)]
+        energy = ((both @ v).reshape(2, k, -1) * v).sum(1).double().cpu() / traces[:, None]  # (2, n_pos + n_neg)
+        n_pos = order.positive.stop
+        zeros = energy.new_zeros(2, order.zeros)  # complement directions: C± vanish there
+        energy = torch.cat([energy[:, :n_pos], zeros, energy[:, n_pos:]], dim=1).cumsum(1)[:, picks]
+        out["finetune_energy"].append(energy[0])
+        out["preserve_energy"].append(energy[1])
+        out["reward"].append(order.eigenvalues[:top].cumsum(0)[picks])
+    stacked = {key: torch.stack(rows) for key, rows in out.items()}
+    stacked["traces"] = torch.tensor([reduced.finetune_trace, reduced.preserve_trace], dtype=torch.float64)
+    return stacked
+
+
+def _sweep_table(stats: Statistics, names: list[str], betas: list[float], ranks: list[int],
+                 results: dict[str, dict[str, torch.Tensor]]) -> pd.DataFrame:
+    """One row per (module, β, rank), modules in the given order."""
+    import numpy as np
+
+    n_b, n_r = len(betas), len(ranks)
+    per_module = n_b * n_r
+    infos = [stats.module(name) for name in names]
+    columns = {
+        "module": np.repeat(names, per_module),
+        "layer": np.repeat([m.layer for m in infos], per_module),
+        "kind": np.repeat([m.kind for m in infos], per_module),
+        "beta": np.tile(np.repeat(betas, n_r), len(names)),
+    }
+    for key in ("finetune_energy", "preserve_energy", "reward"):
+        columns[key] = torch.cat([results[name][key].reshape(-1) for name in names]).numpy() if names else []
+    columns["finetune_trace"] = np.repeat([float(results[name]["traces"][0]) for name in names], per_module)
+    columns["preserve_trace"] = np.repeat([float(results[name]["traces"][1]) for name in names], per_module)
+    columns["rank"] = np.tile(ranks, n_b * len(names))
     return pd.DataFrame(columns)
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 import warnings
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from explorer import engine
+from explorer import engine, shared
 from explorer.session import STORE, SessionStore
 from explorer.tabs import covariances, data, export, finetune, generations, subspace
 from sclora.errors import SCLoRAError
@@ -99,7 +100,7 @@ def test_statistics_are_cached_when_beta_or_rank_change(ready, monkeypatch):
     assert len(heat.data[0].y) == 2
     out = subspace.update(ready, 0.2, 4, 1, "q_proj")
     assert "β = 0.2, rank 4" in out["summary"]
-    monkeypatch.setattr(covariances, "tradeoff", lambda *a, **k: pytest.fail("solved again for a new rank"))
+    monkeypatch.setattr(shared, "tradeoff", lambda *a, **k: pytest.fail("solved again for a new rank"))
     table = covariances.sweep(ready, 2, [0.9])  # another rank: answered from the same eigensolves
     assert ready.statistics is stats
     assert set(table["rank"]) == {2} and len(table[table.beta == 0.9]) == len(stats.modules)
@@ -122,18 +123,39 @@ def test_tradeoff_shows_the_non_uniqueness_warning_and_angles(ready):
     assert list(marker[0].x) == [1.0]
 
 
-def test_covariances_can_be_stopped():
+def test_covariances_can_be_stopped_and_nothing_is_kept(monkeypatch):
+    original = covariances.collect_statistics
+
+    def slow(*args, progress=None, **kwargs):  # each batch takes a while, so Stop lands mid-way
+        def report(*a):
+            time.sleep(0.3)
+            progress(*a)
+        return original(*args, progress=report, **kwargs)
+
+    monkeypatch.setattr(covariances, "collect_statistics", slow)
     session = STORE.get(None)
-    data.load(session, MODEL, "math", "knowledge", SAMPLES, LENGTH, RECORDS)
+    data.load(session, MODEL, "math", "knowledge", SAMPLES - 1, LENGTH, RECORDS)  # statistics nobody computed yet
     calls = []
 
     def progress(done, total, desc):
         calls.append(done)
         covariances.on_stop(session.key)
 
-    with pytest.raises(SCLoRAError, match="stopped"):
+    with pytest.raises(SCLoRAError, match="(?i)stopped"):
         covariances.compute(session, progress)
-    assert calls == [1] and session.statistics is None
+    assert calls and session.statistics is None
+    fields = shared.statistics_fields(MODEL, session.data)
+    assert wait_until(lambda: shared.RESULTS.progress("statistics", fields) is None)  # the computation ended too
+    assert shared.RESULTS.peek("statistics", fields, shared.STATISTICS) is None  # and kept nothing
+
+
+def wait_until(condition, timeout_s: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def test_finetune_records_runs_table_and_plots(trained):
@@ -215,19 +237,37 @@ def test_non_uniqueness_toast_is_shown_once_per_session(ready, monkeypatch):
     monkeypatch.setattr(subspace.gr, "Warning", shown.append)
     ready.shown_warnings.clear()
     for beta in (0.5, 0.6, 0.7):
-        summary = subspace.on_update(ready.key, beta, 4, 0, "o_proj")[0]
+        summary = list(subspace.on_update(ready.key, beta, 4, 0, "o_proj"))[-1][0]
         assert "not unique" in summary  # the summary always says it
     assert len(shown) == 1 and "not unique" in shown[0]
 
 
-def test_session_lock_serialises_sweeps(ready):
-    threads = [threading.Thread(target=covariances.sweep, args=(ready, 3, [0.1, 0.4])) for _ in range(3)]
+def test_concurrent_identical_sweeps_are_computed_once(ready, monkeypatch):
+    calls = []
+    original = shared.tradeoff
+
+    def counted(stats, ranks, betas, **kwargs):
+        calls.append(list(betas))
+        time.sleep(0.5)  # long enough for every thread to ask while it runs
+        return original(stats, ranks, betas, **kwargs)
+
+    monkeypatch.setattr(shared, "tradeoff", counted)
+    sessions = [ready] + [STORE.get(None) for _ in range(2)]
+    for other in sessions[1:]:  # other sessions with the same data: they share results, not state
+        data.load(other, MODEL, "math", "knowledge", SAMPLES, LENGTH, RECORDS)
+        covariances.compute(other)
+        assert other.statistics is ready.statistics
+    tables = [None] * 6
+    threads = [threading.Thread(target=lambda i=i: tables.__setitem__(i, covariances.sweep(
+        sessions[i % 3], 3, [0.15, 0.45]))) for i in range(6)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    table = ready.sweep[(ready.sweep["rank"] == 3) & ready.sweep.beta.isin([0.1, 0.4])]
-    assert len(table) == 2 * len(ready.statistics.modules)  # each β computed once
+    assert sorted(calls) == [[0.15], [0.45]]  # each new β solved once for all six requests
+    for table in tables:
+        assert len(table) == 2 * len(ready.statistics.modules) and set(table["rank"]) == {3}
+        assert table.equals(tables[0])
 
 
 def test_dropped_session_frees_its_statistics(tmp_path):

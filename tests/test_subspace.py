@@ -145,3 +145,31 @@ def test_principal_angles():
     torch.testing.assert_close(principal_angles(e[:, :2], e[:, 2:]), torch.tensor([90.0, 90.0], dtype=torch.float64))
     with pytest.raises(SCLoRAError):
         principal_angles(e, torch.eye(3))
+
+
+def test_float32_sweep_matches_float64_where_the_subspace_is_unique(stats):
+    """The app's plotted β table (float32, directions below float32's resolution dropped) against float64."""
+    betas, ranks = [0.1, 0.5, 0.9], [1, 2, 4, 8]
+    exact = tradeoff(stats, ranks, betas, workers=1)
+    fast = tradeoff(stats, ranks, betas, dtype=torch.float32, workers=2)
+    assert list(fast.columns) == list(exact.columns) and len(fast) == len(exact)
+    assert (fast.module == exact.module).all() and (fast["rank"] == exact["rank"]).all()
+    for column in ("finetune_energy", "preserve_energy"):
+        assert (fast[column] - exact[column]).abs().max() < 1e-4
+    scale = exact.groupby("module").reward.transform(lambda r: r.abs().max())
+    assert ((fast.reward - exact.reward).abs() / scale).max() < 1e-4
+    assert (fast.finetune_trace - exact.finetune_trace).abs().max() < 1e-9 * exact.finetune_trace.max()
+
+
+def test_float32_reduction_keeps_only_resolvable_directions(stats):
+    from sclora.subspace import FLOAT32_RTOL, reduce_covariances
+
+    name = max(stats.modules, key=lambda m: m.d_out).name  # d_out > N+ + N−: solved in a sample basis
+    full, small = reduce_covariances(stats, name), reduce_covariances(stats, name, FLOAT32_RTOL)
+    assert small.basis.shape[1] <= full.basis.shape[1] < stats.module(name).d_out
+    # the dropped part of C± is below float32's resolution: C± restricted to the small basis loses almost nothing
+    for side, trace in (("finetune", small.finetune_trace), ("preserve", small.preserve_trace)):
+        kept = float((small.finetune if side == "finetune" else small.preserve).trace())
+        assert trace - kept <= 1e-5 * trace
+        dense = stats.output_covariance(name, side)
+        assert trace == pytest.approx(float(dense.trace()), rel=1e-12)

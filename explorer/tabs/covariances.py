@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import threading
 import time
 
 import pandas as pd
@@ -13,11 +11,11 @@ import gradio as gr
 from sclora import figures
 from sclora.errors import SCLoRAError, check
 from sclora.statistics import StoppedError, collect_statistics
-from sclora.subspace import DEFAULT_BETAS, spectra, tradeoff
+from sclora.subspace import DEFAULT_BETAS, spectra
 from sclora.train import exact_patterns, target_names
 
-from .. import engine
-from ..common import progress_adapter, require_data, session_for, teaching, user_error
+from .. import engine, shared
+from ..common import require_data, session_for, teaching, user_error, while_preparing
 from ..session import Session
 
 INTRO = r"""
@@ -41,8 +39,7 @@ HEATMAP_METRICS = {"e− (share of C− energy touched)": "preserve_energy",
 def statistics_for(session: Session):
     """The session's statistics re-attached to the shared, read-only base model (a shallow copy)."""
     check(session.statistics is not None, "Compute the covariances first (tab 'Covariance spectra').")
-    model, _ = engine.get_model(session.model_name)
-    return dataclasses.replace(session.statistics, _model=model)
+    return shared.attached(session.statistics, session.model_name)
 
 
 @engine.gpu(duration=120)
@@ -57,18 +54,18 @@ def collect(model_name: str, finetune_ids, preserve_ids, progress=None, should_s
 
 
 def compute(session: Session, progress=None) -> str:
-    """Collect the statistics for the session's data and keep them there; returns a status line."""
+    """The statistics for the session's data (shared by every session with the same data); a status line."""
     require_data(session)
     stop = session.new_job()
     started = time.perf_counter()
-    stats = collect(session.model_name, session.data.finetune_ids, session.data.preserve_ids, progress, stop.is_set)
+    stats = shared.statistics(session.model_name, session.data, progress, stop.is_set)
     with session.lock:
-        session.statistics, session.sweep, session.output_directions = stats, None, {}
+        session.statistics, session.extra_sweeps, session.output_directions = stats, {}, {}
     seconds = time.perf_counter() - started
     return (f"{len(stats.modules)} modules, {stats.counts['finetune']['samples']} + "
             f"{stats.counts['preserve']['samples']} samples ({stats.counts['finetune']['tokens']} + "
-            f"{stats.counts['preserve']['tokens']} tokens) in {seconds:.1f} s; stored {stats.nbytes() / 2**20:.1f} MiB "
-            f"(all output covariances would take {stats.output_nbytes() / 2**20:.1f} MiB).")
+            f"{stats.counts['preserve']['tokens']} tokens), ready in {seconds:.1f} s; stored {stats.nbytes() / 2**20:.1f} "
+            f"MiB (all output covariances would take {stats.output_nbytes() / 2**20:.1f} MiB).")
 
 
 def sweep_ranks(stats) -> list[int]:
@@ -76,38 +73,44 @@ def sweep_ranks(stats) -> list[int]:
     return list(range(1, min(RANK_MAX, min(m.d_out for m in stats.modules)) + 1))
 
 
-def sweep(session: Session, rank: int, betas) -> pd.DataFrame:
-    """``tradeoff`` rows of every module at ``rank`` for ``betas``, cached per session.
+def sweep(session: Session, rank: int, betas, progress=None) -> pd.DataFrame:
+    """``tradeoff`` rows of every module at ``rank`` for ``betas``.
 
-    One eigensolve per (module, β) gives every rank at once, so only new β values cost anything:
-    moving the rank slider never solves again, and the statistics are never recomputed.
+    The grid (``SWEEP_BETAS``) is one shared table, computed once per server for these statistics;
+    a β off the grid is a small shared table of its own. One eigensolve per (module, β) gives every
+    rank, so moving the rank slider never solves again, and the statistics are never recomputed.
     """
     rank = int(rank)
-    with session.lock:
-        stats = statistics_for(session)
-        ranks = sweep_ranks(stats)
-        check(rank in ranks, f"Rank {rank} is not available here: choose 1 to {ranks[-1]} (the smallest adapted "
-              f"layer has {min(m.d_out for m in stats.modules)} outputs).")
-        table = session.sweep
-        have = set() if table is None else {round(b, 9) for b in table.beta}
-        missing = [float(b) for b in dict.fromkeys(betas) if round(float(b), 9) not in have]
-        if missing:
-            new = tradeoff(stats, ranks, missing)
-            table = new if table is None else pd.concat([table, new], ignore_index=True)
-            session.sweep = table
-        return table[table["rank"] == rank].reset_index(drop=True)
+    stats = statistics_for(session)
+    ranks = sweep_ranks(stats)
+    check(rank in ranks, f"Rank {rank} is not available here: choose 1 to {ranks[-1]} (the smallest adapted "
+          f"layer has {min(m.d_out for m in stats.modules)} outputs).")
+    wanted = [float(b) for b in dict.fromkeys(betas)]
+    tables = []
+    if any(_on_grid(b) for b in wanted):
+        tables.append(shared.sweep(session.model_name, session.data, session.statistics, SWEEP_BETAS, ranks,
+                                   progress, session.stop.is_set))
+    for beta in (b for b in wanted if not _on_grid(b)):
+        with session.lock:
+            table = session.extra_sweeps.get(round(beta, 9))
+        if table is None:
+            table = shared.sweep(session.model_name, session.data, session.statistics, [beta], ranks, progress,
+                                 session.stop.is_set)
+            with session.lock:
+                session.extra_sweeps[round(beta, 9)] = table
+        tables.append(table)
+    rows = [t[(t["rank"] == rank) & t.beta.round(9).isin([round(b, 9) for b in wanted])] for t in tables]
+    return pd.concat(rows, ignore_index=True)
 
 
-def precompute_sweep(session: Session, rank: int = DEFAULT_RANK) -> threading.Thread:
-    """Start the β sweep at the default rank in the background, so the β tab answers at once."""
-    def work() -> None:
-        try:
-            sweep(session, rank, SWEEP_BETAS)
-        except SCLoRAError:
-            pass  # the β tab reports errors when it asks itself
-    thread = threading.Thread(target=work, name="sclora-sweep", daemon=True)
-    thread.start()
-    return thread
+def _on_grid(beta: float) -> bool:
+    return any(abs(beta - b) < 1e-9 for b in SWEEP_BETAS)
+
+
+def precompute_sweep(session: Session) -> None:
+    """Start the shared β grid in the background (no wait), so the β tab answers at once."""
+    shared.sweep(session.model_name, session.data, session.statistics, SWEEP_BETAS, sweep_ranks(session.statistics),
+                 wait=False)
 
 
 def layers_and_kinds(session: Session) -> tuple[list[int], list[str]]:
@@ -137,23 +140,26 @@ def heatmap_figure(session: Session, beta: float, rank: int, metric: str):
 
 
 def on_compute(key, layer, kind, beta, rank, metric, progress=gr.Progress()):
-    """Handler of 'Compute covariances' (API: /covariances)."""
+    """Handler of 'Compute covariances' (API: /covariances); says how far shared work is meanwhile."""
     session = session_for(key)
     try:
-        status = compute(session, progress_adapter(progress))
+        for status, done in while_preparing(lambda report: compute(session, report), progress):
+            if done is None:
+                yield status, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        status = done
         layers, kinds = layers_and_kinds(session)
         layer = int(layer) if layer is not None and int(layer) in layers else layers[len(layers) // 2]
         kind = kind if kind in kinds else kinds[0]
         spectra_fig = spectra_figure(session, layer, kind, beta)
-        # The heatmap needs an eigensolve per module (minutes for the bundled model's 210 modules on a
-        # busy CPU), so it is drawn on request; the β sweep starts in the background meanwhile.
+        # The heatmap needs the β table (an eigensolve per module and β), so it is drawn on request;
+        # the shared β grid starts in the background meanwhile (instant when it is cached).
         heatmap = figures.empty_figure("Click 'Draw heatmap' (one eigensolve per module)")
         precompute_sweep(session)
-        return (status, gr.update(choices=layers, value=layer), gr.update(choices=kinds, value=kind),
-                spectra_fig, heatmap)
+        yield (status, gr.update(choices=layers, value=layer), gr.update(choices=kinds, value=kind),
+               spectra_fig, heatmap)
     except StoppedError as exc:
         gr.Warning(str(exc))
-        return (str(exc), gr.skip(), gr.skip(), gr.skip(), gr.skip())
+        yield (str(exc), gr.skip(), gr.skip(), gr.skip(), gr.skip())
     except SCLoRAError as exc:
         raise user_error(exc) from exc
 
@@ -202,8 +208,8 @@ def build(state: gr.State) -> dict:
     heatmap = gr.Plot(label="Layer × module", elem_id="heatmap-plot")
 
     event = button.click(on_compute, [state, layer, kind, beta, rank, metric],
-                         [status, layer, kind, spectra_plot, heatmap], api_name="covariances", concurrency_id="heavy",
-                         concurrency_limit=1)
+                         [status, layer, kind, spectra_plot, heatmap], api_name="covariances",
+                         concurrency_id="covariances", concurrency_limit=32)
     stop.click(on_stop, state, status, cancels=[event], queue=False, api_visibility="private")
     for trigger in (layer.input, kind.input):
         trigger(on_spectra, [state, layer, kind, beta], spectra_plot, api_visibility="private")

@@ -20,6 +20,8 @@ from ..common import bullet_list, session_for, teaching, user_error
 from ..session import Session
 
 UPLOAD = "upload"
+# The default walkthrough: what the tab starts with, and what the server prepares ahead (explorer.prepare).
+DEFAULT_FINETUNE, DEFAULT_PRESERVE, DEFAULT_SAMPLES, DEFAULT_LENGTH = "math", "knowledge", 256, 256
 FILE_TYPES = [".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".txt", ".parquet"]
 PREVIEW_ROWS = 8
 
@@ -62,6 +64,21 @@ def token_lengths(examples, tokenizer) -> list[int]:
     return [len(tokenize_example(r, tokenizer)[0]) for r in examples.records]
 
 
+def read_and_prepare(model_name: str, finetune_spec: str, preserve_spec: str, max_samples: int, max_length: int,
+                     max_records: int = 0) -> tuple[dict, object]:
+    """Both sets read and validated ({role: Examples}) and the PreparedData every later stage uses."""
+    _, tokenizer = engine.get_model(model_name)
+    sets = {}
+    for role, spec in (("fine-tune", finetune_spec), ("preserve", preserve_spec)):
+        ex = _examples(spec, role)
+        if max_records > 0 and len(ex) > max_records:
+            ex = replace(ex, records=ex.records[:max_records],
+                         warnings=ex.warnings + [f"only the first {max_records} of {len(ex)} records are used"])
+        sets[role] = ex
+    data = prepare_data(sets["fine-tune"], sets["preserve"], tokenizer, max_samples=max_samples, max_length=max_length)
+    return sets, data
+
+
 def load(session: Session, model_choice: str, finetune_spec: str, preserve_spec: str, max_samples: int,
          max_length: int, max_records: int = 0) -> dict:
     """Load the model and both sets into ``session``; returns what the tab shows.
@@ -72,14 +89,7 @@ def load(session: Session, model_choice: str, finetune_spec: str, preserve_spec:
     model_name = engine.check_model_name(model_choice)
     max_samples, max_length, max_records = int(max_samples), int(max_length), int(max_records or 0)
     _, tokenizer = engine.get_model(model_name)
-    sets = {}
-    for role, spec in (("fine-tune", finetune_spec), ("preserve", preserve_spec)):
-        ex = _examples(spec, role)
-        if max_records > 0 and len(ex) > max_records:
-            ex = replace(ex, records=ex.records[:max_records],
-                         warnings=ex.warnings + [f"only the first {max_records} of {len(ex)} records are used"])
-        sets[role] = ex
-    data = prepare_data(sets["fine-tune"], sets["preserve"], tokenizer, max_samples=max_samples, max_length=max_length)
+    sets, data = read_and_prepare(model_name, finetune_spec, preserve_spec, max_samples, max_length, max_records)
     changed = (session.model_name != model_name or session.data is None or session.max_length != max_length
                or session.data.finetune_ids != data.finetune_ids or session.data.preserve_ids != data.preserve_ids)
     if changed:
@@ -140,19 +150,19 @@ def build(state: gr.State) -> dict:
                                  + ("; or a local folder" if engine.local_models_allowed() else "") + ".")
     with gr.Row():
         with gr.Column():
-            ft_choice = gr.Dropdown(bundled + [UPLOAD], value="math", label="Fine-tune set D+ (learn)",
+            ft_choice = gr.Dropdown(bundled + [UPLOAD], value=DEFAULT_FINETUNE, label="Fine-tune set D+ (learn)",
                                     elem_id="finetune-choice")
             ft_file = gr.File(label="…or upload a fine-tune file", file_types=FILE_TYPES, type="filepath",
                               elem_id="finetune-file")
         with gr.Column():
-            pr_choice = gr.Dropdown(bundled + [UPLOAD], value="knowledge", label="Preserve set D− (keep)",
+            pr_choice = gr.Dropdown(bundled + [UPLOAD], value=DEFAULT_PRESERVE, label="Preserve set D− (keep)",
                                     elem_id="preserve-choice")
             pr_file = gr.File(label="…or upload a preserve file", file_types=FILE_TYPES, type="filepath",
                               elem_id="preserve-file")
     with gr.Row():
-        max_samples = gr.Slider(8, 1024, value=256, step=8, label="Samples per set for the statistics (N)",
+        max_samples = gr.Slider(8, 1024, value=DEFAULT_SAMPLES, step=8, label="Samples per set for the statistics (N)",
                                 elem_id="max-samples")
-        max_length = gr.Slider(32, 1024, value=256, step=32, label="Max tokens per sample", elem_id="max-length")
+        max_length = gr.Slider(32, 1024, value=DEFAULT_LENGTH, step=32, label="Max tokens per sample", elem_id="max-length")
         max_records = gr.Number(0, precision=0, minimum=0, label="Use only the first records of each file (0 = all)",
                                 elem_id="max-records")
     button = gr.Button("Load model & data", variant="primary", elem_id="load-data-button")
@@ -168,5 +178,5 @@ def build(state: gr.State) -> dict:
     event = button.click(on_load, [state, model, ft_choice, ft_file, pr_choice, pr_file, max_samples, max_length,
                                    max_records],
                          [state, summary, problems, ft_preview, pr_preview, histogram], api_name="load_data",
-                         concurrency_id="heavy", concurrency_limit=1)
+                         concurrency_id="load", concurrency_limit=4)
     return {"event": event, "model": model}

@@ -49,10 +49,9 @@ def write_plots(session: Session, folder: Path) -> tuple[list[Path], str | None]
         figs["measured_tradeoff"] = figures.tradeoff_scatter(runs_table(list(session.runs.values())), session.before)
         figs["loss_curves"] = figures.loss_curves(
             {label: [(row["step"], row["loss"]) for row in run.loss_rows] for label, run in session.runs.items()})
-    if session.sweep is not None and session.tradeoff_rank is not None:
-        rank = session.tradeoff_rank
-        table = session.sweep[session.sweep["rank"] == rank]
-        figs[f"energy_curves_rank{rank}"] = figures.energy_curves(table, float(table.beta.iloc[-1]))
+    if session.shown_tradeoff is not None:
+        table, beta = session.shown_tradeoff
+        figs[f"energy_curves_rank{int(table['rank'].iloc[0])}"] = figures.energy_curves(table, beta)
     return figures.write_figures(figs, folder)
 
 

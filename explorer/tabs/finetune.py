@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import queue
 import threading
@@ -17,10 +18,9 @@ from sclora.evaluate import evaluate
 from sclora.inits import METHODS
 from sclora.runs import RunRecord, write_run
 
-from .. import engine
+from .. import engine, shared
 from ..common import require_data, session_for, teaching, user_error
 from ..session import Session
-from .covariances import collect
 
 INTRO = r"""
 Every method starts from a copy of the same base model, with the same data, seed, steps and rank:
@@ -32,6 +32,7 @@ not rise (forgetting $= L^-_{\text{after}} - L^-_{\text{before}}$). Residual ini
 the same learning rate, so give several learning rates and compare the **fronts**, not single points.
 """
 DEFAULT_METHODS = ["lora", "pissa", "milora", "corda-kpm", "sclora"]
+DEFAULT_BATCH, DEFAULT_MAX_EVAL = 8, 16
 SHOWN_COLUMNS = ["label", "finetune_loss_after", "preserve_loss_after", "preserve_loss_change",
                  "finetune_accuracy_after", "preserve_accuracy_after", "train_seconds", "steps", "on_front"]
 UI_INTERVAL_S = 0.5  # the loss plot is redrawn at most this often
@@ -76,15 +77,25 @@ def loss_curves(session: Session, live: dict | None = None) -> dict:
     return curves
 
 
+@engine.gpu(duration=120)
+def evaluate_base(model_name: str, data, settings: dict) -> dict:
+    """The base model on both held-out sets (GPU work on ZeroGPU)."""
+    model, tokenizer = engine.get_model(model_name)
+    return evaluate(model, tokenizer, data.finetune_heldout, data.preserve_heldout,
+                    finetune_metric=data.finetune_metric, preserve_metric=data.preserve_metric,
+                    max_length=settings["max_length"], batch_size=settings["batch_size"], max_eval=settings["max_eval"])
+
+
 @engine.gpu(duration=600)
 def train_stream(model_name: str, data, statistics, before, plan, settings: dict, out_root, should_stop,
                  on_record=None):
-    """Run ``plan`` in a worker thread and yield its events: ("stage", text), ("before", dict),
-    ("statistics", Statistics), ("step", label, StepInfo), ("run", RunRecord), ("error", exception).
+    """Run ``plan`` in a worker thread and yield its events: ("stage", text), ("step", label, StepInfo),
+    ("run", RunRecord), ("error", exception).
 
+    ``before`` is the base model's evaluation and ``statistics`` (needed for SC-LoRA) the shared ones.
     Everything yielded is CPU data (run records without their model; adapters are on disk in
     ``out_root``), so this can run inside ``spaces.GPU``. Closing the generator stops the worker
-    after its current step.
+    after its current step. Each run takes a turn on the server's heavy-work queue.
     """
     events: queue.Queue = queue.Queue()
     closed = threading.Event()
@@ -94,34 +105,20 @@ def train_stream(model_name: str, data, statistics, before, plan, settings: dict
         try:
             model, tokenizer = engine.get_model(model_name)
             checksum = model_checksum(model)
-            nonlocal before, statistics
-            if before is None:
-                events.put(("stage", "Evaluating the base model on both held-out sets"))
-                before = evaluate(model, tokenizer, data.finetune_heldout, data.preserve_heldout,
-                                  finetune_metric=data.finetune_metric, preserve_metric=data.preserve_metric,
-                                  max_length=settings["max_length"], batch_size=settings["batch_size"],
-                                  max_eval=settings["max_eval"])
-                events.put(("before", before))
-            if statistics is None and any(m == "sclora" for m, _, _ in plan):
-                events.put(("stage", "Collecting the SC-LoRA statistics (once for every β)"))
-                stats = collect(model_name, data.finetune_ids, data.preserve_ids, should_stop=stop)
-                events.put(("statistics", stats))
-                statistics = stats
-            if statistics is not None:
-                import dataclasses
-
-                statistics = dataclasses.replace(statistics, _model=model)
+            stats = None if statistics is None else dataclasses.replace(statistics, _model=model)
             for method, beta, lr in plan:
                 if stop():
                     break
                 label = run_label(method, beta, lr)
-                events.put(("stage", f"Training {label}"))
-                record = run_one(model, tokenizer, data, method=method, beta=beta, rank=settings["rank"],
-                                 steps=settings["steps"], lr=lr, before=before, statistics=statistics,
-                                 batch_size=settings["batch_size"], seed=settings["seed"],
-                                 max_length=settings["max_length"], max_eval=settings["max_eval"],
-                                 model_name=model_name, should_stop=stop,
-                                 on_step=lambda info, label=label: events.put(("step", label, info)))
+                waiting = lambda done, total, desc, label=label: events.put(("stage", f"{label}: {desc}"))  # noqa: E731
+                with shared.RESULTS.work.turn(waiting, stop):
+                    events.put(("stage", f"Training {label}"))
+                    record = run_one(model, tokenizer, data, method=method, beta=beta, rank=settings["rank"],
+                                     steps=settings["steps"], lr=lr, before=before, statistics=stats,
+                                     batch_size=settings["batch_size"], seed=settings["seed"],
+                                     max_length=settings["max_length"], max_eval=settings["max_eval"],
+                                     model_name=model_name, should_stop=stop,
+                                     on_step=lambda info, label=label: events.put(("step", label, info)))
                 write_run(record, out_root / run_folder_name(method, beta, lr))
                 record.model = None  # a full model copy per run would not fit many sessions
                 if on_record is not None:
@@ -159,24 +156,28 @@ def run_plan(session: Session, methods, betas_text: str, lrs_text: str, steps: i
     check(batch_size >= 1 and max_eval >= 1, "Batch size and held-out prompts must be >= 1.")
     settings = {"rank": rank, "steps": steps, "batch_size": batch_size, "max_eval": max_eval, "seed": int(seed),
                 "max_length": session.max_length}
-    if session.before is not None and session.before.get("_settings") != (max_eval, batch_size):
-        session.before = None  # evaluated with other settings: measure again
     stop = session.new_job()
     out_root = session.folder / "runs"
+    # Shared with every session that has the same data and settings: instant when already computed.
+    yield ("stage", "Evaluating the base model on both held-out sets"), plan
+    before = shared.base_evaluation(session.model_name, session.data, settings, should_stop=stop.is_set)
+    session.before = {**before, "_settings": (max_eval, batch_size)}
+    if session.statistics is None and any(m == "sclora" for m, _, _ in plan):
+        yield ("stage", "Collecting the SC-LoRA statistics (once for every β)"), plan
+        stats = shared.statistics(session.model_name, session.data, should_stop=stop.is_set)
+        with session.lock:
+            session.statistics, session.extra_sweeps, session.output_directions = stats, {}, {}
+    yield ("before", before), plan
 
     def keep(record: RunRecord) -> None:
         session.runs[record.label] = record
 
     # In process, on_record keeps a run even when the caller stops reading (cancel); in a ZeroGPU worker
     # it could not reach this session, so there the "run" events alone deliver the records.
-    for event in train_stream(session.model_name, session.data, session.statistics, session.before, plan, settings,
+    for event in train_stream(session.model_name, session.data, session.statistics, before, plan, settings,
                               out_root, stop.is_set, on_record=None if engine.gpu_out_of_process() else keep):
         session.touch()
-        if event[0] == "before":
-            session.before = {**event[1], "_settings": (max_eval, batch_size)}
-        elif event[0] == "statistics":
-            session.statistics, session.sweep, session.output_directions = event[1], None, {}
-        elif event[0] == "run":
+        if event[0] == "run":
             keep(event[1])
         elif event[0] == "error":
             raise event[1]
@@ -239,8 +240,8 @@ def build(state: gr.State) -> dict:
         steps = gr.Slider(1, 500, value=30, step=1, label="Steps per run", elem_id="ft-steps")
     with gr.Row():
         rank = gr.Slider(1, 128, value=8, step=1, label="Rank r", elem_id="ft-rank")
-        batch = gr.Slider(1, 64, value=8, step=1, label="Batch size", elem_id="ft-batch")
-        max_eval = gr.Slider(1, 128, value=16, step=1, label="Held-out prompts answered (accuracy)",
+        batch = gr.Slider(1, 64, value=DEFAULT_BATCH, step=1, label="Batch size", elem_id="ft-batch")
+        max_eval = gr.Slider(1, 128, value=DEFAULT_MAX_EVAL, step=1, label="Held-out prompts answered (accuracy)",
                              elem_id="ft-max-eval")
     with gr.Row():
         button = gr.Button("Fine-tune", variant="primary", elem_id="finetune-button")

@@ -8,9 +8,10 @@ from sclora.errors import SCLoRAError
 from sclora.inits import method_output_directions
 from sclora.subspace import principal_angles, sclora_subspace, subspace_warnings, tradeoff_totals
 
-from .. import engine
-from ..common import bullet_list, progress_adapter, session_for, teaching, user_error
+from .. import engine, shared
+from ..common import bullet_list, session_for, teaching, user_error, while_preparing
 from ..session import Session
+from . import covariances
 from .covariances import DEFAULT_RANK, RANK_MAX, SWEEP_BETAS, layers_and_kinds, module_name, statistics_for, sweep
 
 INTRO = r"""
@@ -44,8 +45,8 @@ def output_directions(model_name: str, name: str, method: str, samples):
 def angles(session: Session, name: str, beta: float, rank: int, progress=None) -> dict:
     """Principal angles (degrees) between SC-LoRA's Q_r and the PiSSA, MiLoRA and CorDA output bases of one module.
 
-    The other methods' directions do not depend on β or r, so they are computed once per module and
-    session (CorDA's take partial forward passes over the first ``CORDA_ANGLE_SAMPLES`` of each set).
+    The other methods' directions do not depend on β or r: they are computed once per module and data
+    for the whole server (CorDA's take partial forward passes over the first ``CORDA_ANGLE_SAMPLES`` of each set).
     """
     stats = statistics_for(session)
     q = sclora_subspace(stats, name, beta, rank).basis
@@ -55,8 +56,8 @@ def angles(session: Session, name: str, beta: float, rank: int, progress=None) -
         if key not in session.output_directions:
             if progress is not None:
                 progress(i, len(ANGLE_METHODS), f"{method} directions of {name}")
-            samples = getattr(session.data, side)[:CORDA_ANGLE_SAMPLES] if side else None
-            session.output_directions[key] = output_directions(session.model_name, name, method, samples)
+            session.output_directions[key] = shared.output_directions(session.model_name, session.data, name, method,
+                                                                      side, CORDA_ANGLE_SAMPLES)
         directions = session.output_directions[key]
         if rank <= directions.shape[1]:
             out[method] = principal_angles(q, directions[:, :rank])
@@ -67,14 +68,14 @@ def update(session: Session, beta: float, rank: int, layer, kind, progress=None)
     """Everything the tab shows for (β, r); no forward pass but CorDA's, the first time a module is shown."""
     beta, rank = float(beta), int(rank)
     stats = statistics_for(session)
-    table = sweep(session, rank, SWEEP_BETAS + [beta])
+    table = sweep(session, rank, SWEEP_BETAS + [beta], progress)
     notes = subspace_warnings(stats, beta, rank)
     layers, kinds = layers_and_kinds(session)
     layer = int(layer) if layer not in (None, "") and int(layer) in layers else layers[len(layers) // 2]
     kind = kind if kind in kinds else kinds[0]
     name = module_name(session, layer, kind)
     ang = angles(session, name, beta, rank, progress)
-    session.tradeoff_rank = rank
+    session.shown_tradeoff = (table, beta)
     at = table[(table.beta - beta).abs() < 1e-9]
     totals = tradeoff_totals(at).iloc[0]
     summary = (f"At β = {beta:g}, rank {rank}: the SC-LoRA subspaces capture **{totals.finetune_energy:.1%}** of the "
@@ -92,17 +93,25 @@ def update(session: Session, beta: float, rank: int, layer, kind, progress=None)
 
 
 def on_update(key, beta, rank, layer, kind, progress=gr.Progress()):
-    """Handler of the β slider, the rank and 'Update' (API: /tradeoff)."""
+    """Handler of the β slider, the rank and 'Update' (API: /tradeoff); says how far shared work is meanwhile."""
     session = session_for(key)
+
+    def work(report):
+        if session.statistics is None and session.data is not None:
+            covariances.compute(session, report)  # shared: instant when anyone (or the server) computed them
+        return update(session, beta, rank, layer, kind, report)
+
     try:
-        out = update(session, beta, rank, layer, kind, progress_adapter(progress))
+        for status, out in while_preparing(work, progress):
+            if out is None:
+                yield status, gr.skip(), gr.skip(), gr.skip()
     except SCLoRAError as exc:
         raise user_error(exc) from exc
     for note in out["warnings"]:
         if note not in session.shown_warnings:  # a toast once per session; the summary always lists it
             session.shown_warnings.add(note)
             gr.Warning(note)
-    return out["summary"], out["totals"], out["per_layer"], out["angles"]
+    yield out["summary"], out["totals"], out["per_layer"], out["angles"]
 
 
 def build(state: gr.State) -> dict:
@@ -123,9 +132,8 @@ def build(state: gr.State) -> dict:
         angle_plot = gr.Plot(label="Principal angles", elem_id="angles-plot")
     inputs = [state, beta, rank, layer, kind]
     outputs = [summary, totals, per_layer, angle_plot]
-    event = button.click(on_update, inputs, outputs, api_name="tradeoff")
-    for trigger in (beta.release, rank.release):
-        trigger(on_update, inputs, outputs, api_visibility="private")
-    for trigger in (layer.input, kind.input):
-        trigger(on_update, inputs, outputs, api_visibility="private")
+    event = button.click(on_update, inputs, outputs, api_name="tradeoff", concurrency_id="tradeoff",
+                         concurrency_limit=32)
+    for trigger in (beta.release, rank.release, layer.input, kind.input):
+        trigger(on_update, inputs, outputs, api_visibility="private", concurrency_id="tradeoff")
     return {"event": event, "layer": layer, "kind": kind}

@@ -161,19 +161,24 @@ def test_queue_is_bounded_and_cancel_keeps_the_session_usable(app):
     deadline = time.monotonic() + 120
     while long_job.status().code not in (Status.ITERATING, Status.PROCESSING) and time.monotonic() < deadline:
         time.sleep(0.2)
+    # More fine-tunes, from sessions without data: they wait behind the running one (one fine-tune at a
+    # time), then each gets its own "load the data first" error; those beyond the queue's size are refused.
     others = [app.client() for _ in range(8)]
-    jobs = [c.submit("tiny-llama", "math", None, "knowledge", None, 8, 256, 12, api_name="/load_data") for c in others]
+    jobs = [c.submit(["lora"], "0.5", "1e-3", 1, 4, 8, 1, api_name="/finetune") for c in others]
     refused, finished = 0, 0
     time.sleep(2)
     long_job.cancel()
     for job in jobs:
         try:
-            summary = job.result(timeout=180)[0]
-            assert "`math`" in summary
-            finished += 1
-        except Exception as exc:  # the queue's refusal
-            assert "queue" in str(exc).lower() and "full" in str(exc).lower(), str(exc)
-            refused += 1
+            job.result(timeout=180)
+            raise AssertionError("a fine-tune without data must not succeed")
+        except Exception as exc:  # the queue's refusal, or the session's own error
+            text = str(exc).lower()
+            if "queue" in text and "full" in text:
+                refused += 1
+            else:
+                assert "load the data" in text, str(exc)
+                finished += 1
     assert finished + refused == 8
     assert 1 <= finished <= 5 and refused >= 3, (finished, refused)  # 4 waiting (+1 if the slot freed early)
 

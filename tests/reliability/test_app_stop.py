@@ -22,12 +22,24 @@ def session():
     STORE.drop(s.key)
 
 
-def test_stop_during_covariances_then_compute_again(session):
+def test_stop_during_covariances_then_compute_again(session, monkeypatch):
+    import time
+
     from explorer.tabs import covariances
     from sclora.statistics import StoppedError
 
+    original = covariances.collect_statistics
+
+    def slow(*args, progress=None, **kwargs):  # batches that take a while, so Stop lands during the pass
+        def report(*a):
+            time.sleep(0.3)
+            progress(*a)
+        return original(*args, progress=report, **kwargs)
+
+    monkeypatch.setattr(covariances, "collect_statistics", slow)
+
     def progress(done, total, desc):
-        covariances.on_stop(session.key)  # the Stop button, pressed during the first batch
+        covariances.on_stop(session.key)  # the Stop button, pressed while the statistics are computed
 
     with pytest.raises(StoppedError):
         covariances.compute(session, progress)

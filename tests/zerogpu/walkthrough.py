@@ -11,6 +11,7 @@ import os
 import warnings
 
 os.environ["SPACES_ZERO_GPU"] = "1"
+os.environ["SCLORA_RESULTS_CACHE"] = "off"  # every GPU function really runs (nothing read back from disk)
 warnings.simplefilter("ignore")
 
 import spaces  # noqa: E402 - the stand-in, before anything touches torch

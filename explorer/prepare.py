@@ -1,0 +1,54 @@
+"""The default walkthrough, prepared ahead: a room that arrives together finds it computed.
+
+When the server starts, a background thread loads the default data (tab 1's defaults), then computes
+their statistics, the β grid and the base model's evaluation through ``explorer.shared``, so they are
+kept on disk too: after a restart they are read back, not computed. A session that asks for them
+meanwhile joins the computation and sees how far it is ("Preparing … x %"). ``SCLORA_PREPARE=0``
+turns this off.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from sclora.errors import SCLoRAError
+
+from . import engine, shared
+from .tabs import covariances, data, finetune
+
+_status = {"state": "idle", "error": None}
+
+
+def enabled() -> bool:
+    return os.environ.get("SCLORA_PREPARE", "1") != "0"
+
+
+def prepare_defaults(model_name: str | None = None) -> None:
+    """Compute (or read back) the default statistics, β grid and base evaluation; blocks until done."""
+    model_name = model_name or engine.default_model_name()
+    _status.update(state="running", error=None)
+    try:
+        _, prepared = data.read_and_prepare(model_name, data.DEFAULT_FINETUNE, data.DEFAULT_PRESERVE,
+                                            data.DEFAULT_SAMPLES, data.DEFAULT_LENGTH)
+        stats = shared.statistics(model_name, prepared)
+        shared.sweep(model_name, prepared, stats, covariances.SWEEP_BETAS, covariances.sweep_ranks(stats))
+        settings = {"max_length": data.DEFAULT_LENGTH, "batch_size": finetune.DEFAULT_BATCH,
+                    "max_eval": finetune.DEFAULT_MAX_EVAL}
+        shared.base_evaluation(model_name, prepared, settings)
+        _status.update(state="done")
+    except SCLoRAError as exc:  # e.g. a launch model the default sets do not suit: sessions compute on demand
+        _status.update(state="failed", error=str(exc))
+
+
+def start(model_name: str | None = None) -> threading.Thread | None:
+    """Prepare the defaults in a background thread (when enabled); returns the thread."""
+    if not enabled():
+        return None
+    thread = threading.Thread(target=prepare_defaults, args=(model_name,), name="sclora-prepare", daemon=True)
+    thread.start()
+    return thread
+
+
+def status() -> dict:
+    return dict(_status)

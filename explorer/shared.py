@@ -1,0 +1,187 @@
+"""Results every session of this server shares: computed once per set of inputs, kept in memory and on disk.
+
+A room of people mostly asks for the same things (the default data, the default β grid). Each result
+is keyed by everything that determines it (``sclora.cache``): the model and its weights' checksum,
+fingerprints of the token ids, and the settings. Identical inputs share one read-only result;
+different inputs never meet, so no session sees another's uploads or runs. Concurrent identical
+requests wait for one computation, and heavy computations take turns (``SCLORA_HEAVY_JOBS``, default 1).
+
+Disk: ``$SCLORA_RESULTS_CACHE`` (default ``$SCLORA_CACHE/results``; ``off`` for memory only), capped at
+``SCLORA_RESULTS_DISK_MB`` (default 20,000); memory at ``SCLORA_RESULTS_MEMORY_MB`` (default 2,048).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import torch
+from safetensors.torch import load_file, save_file
+
+from sclora import models
+from sclora.cache import Codec, ResultCache, WorkQueue
+from sclora.statistics import fingerprint_ids, load_statistics, save_statistics
+from sclora.subspace import tradeoff
+
+from . import engine
+from .session import StopFlag
+
+
+def results_dir() -> Path | None:
+    value = os.environ.get("SCLORA_RESULTS_CACHE", "")
+    if value.lower() == "off":
+        return None
+    return Path(value) if value else models.cache_dir() / "results"
+
+
+def _megabytes(name: str, default: int) -> int:
+    return int(float(os.environ.get(name, default)) * 2**20)
+
+
+RESULTS = ResultCache(results_dir(), max_memory_bytes=_megabytes("SCLORA_RESULTS_MEMORY_MB", 2048),
+                      max_disk_bytes=_megabytes("SCLORA_RESULTS_DISK_MB", 20_000),
+                      work=WorkQueue(int(os.environ.get("SCLORA_HEAVY_JOBS", "1"))))
+
+STATISTICS = Codec(".safetensors", save=lambda stats, path: save_statistics(stats, path),
+                   load=lambda path: load_statistics(path), nbytes=lambda stats: stats.nbytes())
+TABLE = Codec(".parquet", save=lambda table, path: table.to_parquet(path, index=False),
+              load=pd.read_parquet, nbytes=lambda table: int(table.memory_usage(deep=True).sum()))
+TENSOR = Codec(".safetensors", save=lambda t, path: save_file({"value": t.contiguous()}, str(path)),
+               load=lambda path: load_file(str(path))["value"], nbytes=lambda t: t.numel() * t.element_size())
+JSON = Codec(".json", save=lambda value, path: path.write_text(json.dumps(value)),
+             load=lambda path: json.loads(path.read_text()), nbytes=lambda value: len(json.dumps(value)))
+
+SWEEP_DTYPE = torch.float32  # the β table is only plotted (see sclora.subspace.tradeoff)
+
+
+# ---------------------------------------------------------------------- keys
+
+
+def model_fields(model_name: str) -> dict:
+    return {"model": model_name, "weights": engine.model_checksum(model_name)}
+
+
+def statistics_fields(model_name: str, data) -> dict:
+    return {**model_fields(model_name), "finetune": fingerprint_ids(data.finetune_ids),
+            "preserve": fingerprint_ids(data.preserve_ids), "modules": "all-linear", "aggregate": "sample"}
+
+
+def sweep_fields(model_name: str, data, betas: list[float], ranks: list[int]) -> dict:
+    return {**statistics_fields(model_name, data), "betas": [round(float(b), 9) for b in betas],
+            "ranks": [int(r) for r in ranks], "dtype": str(SWEEP_DTYPE)}
+
+
+def heldout_fields(model_name: str, data) -> dict:
+    """Everything a base-model evaluation depends on besides its settings."""
+    def records(examples) -> str:
+        text = json.dumps(examples.records, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    return {**model_fields(model_name), "finetune_heldout": records(data.finetune_heldout),
+            "preserve_heldout": records(data.preserve_heldout), "finetune_metric": data.finetune_metric,
+            "preserve_metric": data.preserve_metric}
+
+
+# ---------------------------------------------------------------------- stop flags that cross processes
+
+
+@contextmanager
+def crossing_stop(should_stop):
+    """A picklable stop check that follows ``should_stop`` (ZeroGPU workers get their arguments pickled).
+
+    In process it is ``should_stop`` itself; out of process a file flag, set by a watcher thread.
+    """
+    if not engine.gpu_out_of_process():
+        yield should_stop
+        return
+    folder = Path(tempfile.mkdtemp(prefix="sclora-stop-"))
+    flag, done = StopFlag(folder), threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.5):
+            if should_stop():
+                flag.set()
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield flag.is_set
+    finally:
+        done.set()
+        flag.path.unlink(missing_ok=True)
+        folder.rmdir()
+
+
+def _picklable(progress):
+    """Progress reaches a ZeroGPU worker only when it pickles; a shared computation's does not."""
+    return None if engine.gpu_out_of_process() else progress
+
+
+# ---------------------------------------------------------------------- the shared stages
+
+
+def statistics(model_name: str, data, progress=None, should_stop=None, wait: bool = True):
+    """C+ and C− of every target module for ``data`` (detached from the model): computed once per server."""
+    from .tabs.covariances import collect
+
+    def compute(report, stop):
+        with crossing_stop(stop) as stop_check:
+            return collect(model_name, data.finetune_ids, data.preserve_ids, _picklable(report), stop_check)
+
+    fields = statistics_fields(model_name, data)
+    if not wait:
+        RESULTS.start("statistics", fields, STATISTICS, compute)
+        return None
+    return RESULTS.get_or_compute("statistics", fields, STATISTICS, compute, progress=progress,
+                                  should_stop=should_stop)
+
+
+def attached(stats, model_name: str):
+    """A shallow copy of shared statistics that can derive output covariances from the read-only base model."""
+    model, _ = engine.get_model(model_name)
+    return dataclasses.replace(stats, _model=model)
+
+
+def sweep(model_name: str, data, stats, betas: list[float], ranks: list[int], progress=None, should_stop=None,
+          wait: bool = True):
+    """The β table (every rank in ``ranks``) for ``betas``: computed once per server.
+
+    ``wait=False`` only makes sure it is computed or being computed (and returns None).
+    """
+    def compute(report, stop):
+        return tradeoff(attached(stats, model_name), ranks, betas, progress=report, dtype=SWEEP_DTYPE)
+
+    fields = sweep_fields(model_name, data, betas, ranks)
+    if not wait:
+        RESULTS.start("sweep", fields, TABLE, compute)
+        return None
+    return RESULTS.get_or_compute("sweep", fields, TABLE, compute, progress=progress, should_stop=should_stop)
+
+
+def output_directions(model_name: str, data, name: str, method: str, samples_side: str | None, samples: int):
+    """A baseline's output directions of one module (CorDA: from the first ``samples`` of one set)."""
+    from .tabs.subspace import output_directions as compute_directions
+
+    ids = getattr(data, samples_side)[:samples] if samples_side else None
+    fields = {**model_fields(model_name), "module": name, "method": method,
+              "samples": fingerprint_ids(ids) if ids else None}
+    return RESULTS.get_or_compute("directions", fields, TENSOR,
+                                  lambda report, stop: compute_directions(model_name, name, method, ids))
+
+
+def base_evaluation(model_name: str, data, settings: dict, progress=None, should_stop=None) -> dict:
+    """The base model's held-out evaluation under ``settings`` (max_length, batch_size, max_eval)."""
+    from .tabs.finetune import evaluate_base
+
+    fields = {**heldout_fields(model_name, data), **{k: settings[k] for k in ("max_length", "batch_size", "max_eval")}}
+    return RESULTS.get_or_compute("evaluation", fields, JSON,
+                                  lambda report, stop: evaluate_base(model_name, data, settings),
+                                  progress=progress, should_stop=should_stop)
