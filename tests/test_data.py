@@ -77,6 +77,9 @@ BAD_CASES = {
                                      "U+2063 (INVISIBLE SEPARATOR)"],
     "csv_invisible_cell.csv": ["line 2, field 'answer'", "the value is empty", "U+200D (ZERO WIDTH JOINER)"],
     "txt_invisible_only.txt": ["no records (only whitespace and invisible characters", "U+200B"],
+    # shrunk failing examples that fuzzing (tests/fuzz) found: both loaded as data
+    "fuzz_txt_nul_only.txt": ["line 1, column 1, field 'text'", "control character U+0000 (NUL)"],
+    "fuzz_csv_nul_cell.csv": ["line 2, column 1:", "control character U+0000 (NUL)"],
     # limits checked while reading: nesting depth, line length; a number json cannot convert
     "json_deep_nesting.json": ["line 1, column 33:", "nested more than 32 levels deep (MAX_JSON_DEPTH)"],
     "jsonl_deep_nesting.jsonl": ["line 2, column 41:", "nested more than 32 levels deep"],

@@ -300,6 +300,63 @@ def test_mutated_files_load_cleanly_or_fail_with_located_problems(fmt, shape, ot
         check_file(path)
 
 
+# --------------------------------------------------------------------------- arbitrary records
+
+KEYS = st.sampled_from(["text", "prompt", "response", "completion", "instruction", "input", "output", "question",
+                        "answer", "messages", "role", "content", "Text", "PROMPT", "id", "", "text\u200b"])
+LEAVES = st.one_of(st.none(), st.booleans(), st.integers(-10**30, 10**30), st.floats(allow_nan=True),
+                   st.text(max_size=20), FILLER, visible_text(), st.sampled_from(["user", "assistant", "system", "bot"]))
+JSON_VALUES = st.recursive(LEAVES, lambda inner: st.one_of(
+    st.lists(inner, max_size=4),
+    st.dictionaries(KEYS, inner, max_size=4),
+    st.lists(st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant", "system", "bot"]),
+                                    "content": inner}), min_size=1, max_size=4),
+), max_leaves=12)
+RECORDS = st.lists(st.one_of(st.dictionaries(KEYS, JSON_VALUES, min_size=1, max_size=4), JSON_VALUES),
+                   min_size=1, max_size=5)
+
+
+@fuzz_settings(50, 1500)
+@given(fmt=st.sampled_from(["jsonl", "json"]), rows=RECORDS, ascii_json=st.booleans())
+def test_arbitrary_json_records_load_cleanly_or_fail_with_located_problems(fmt, rows, ascii_json):
+    """Any JSON values under the field names a loader looks for: wrong types, roles, shapes, nesting."""
+    with scratch(f"records.{fmt}") as path:
+        path.write_bytes(render(fmt, rows, ascii_json=ascii_json))
+        check_file(path)
+
+
+PARQUET_CELLS = st.one_of(st.none(), st.integers(-2**62, 2**62), st.floats(), st.text(max_size=20), FILLER,
+                          visible_text(), st.binary(max_size=10))
+
+
+@fuzz_settings(25, 700)
+@given(columns=st.dictionaries(KEYS.filter(bool), st.sampled_from(["cell", "list", "messages"]), min_size=1, max_size=3),
+       n=st.integers(1, 4), data_=st.data())
+def test_parquet_cells_of_any_type_load_cleanly_or_fail_with_located_problems(columns, n, data_):
+    import pandas as pd
+
+    frame = {}
+    for name, kind in columns.items():
+        if kind == "cell":
+            values = data_.draw(st.lists(PARQUET_CELLS, min_size=n, max_size=n))
+            if len({type(v) for v in values if v is not None}) > 1:  # one Arrow type per column
+                values = [None if v is None else str(v) for v in values]
+        elif kind == "list":
+            values = data_.draw(st.lists(st.lists(st.text(max_size=5), max_size=3), min_size=n, max_size=n))
+        else:
+            values = data_.draw(st.lists(st.lists(st.fixed_dictionaries({
+                "role": st.sampled_from(["user", "assistant", "system", "bot"]),
+                "content": st.one_of(FILLER, visible_text(), st.none())}), min_size=0, max_size=3),
+                min_size=n, max_size=n))
+        frame[name] = values
+    with scratch("cells.parquet") as path:
+        try:
+            pd.DataFrame(frame).to_parquet(path)
+        except Exception:  # a frame pyarrow cannot write is no test case
+            return
+        check_file(path)
+
+
 # --------------------------------------------------------------------------- random bytes
 
 
