@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import threading
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from safetensors.torch import load_file, save_file
 
 from sclora import models
 from sclora.cache import Codec, ResultCache, WorkQueue
+from sclora.errors import SCLoRAError
 from sclora.statistics import fingerprint_ids, load_statistics, save_statistics
 from sclora.subspace import tradeoff
 
@@ -55,6 +57,9 @@ TABLE = Codec(".parquet", save=lambda table, path: table.to_parquet(path, index=
               load=pd.read_parquet, nbytes=lambda table: int(table.memory_usage(deep=True).sum()))
 TENSOR = Codec(".safetensors", save=lambda t, path: save_file({"value": t.contiguous()}, str(path)),
                load=lambda path: load_file(str(path))["value"], nbytes=lambda t: t.numel() * t.element_size())
+# A finished run: its folder (record + standard LoRA adapter), copied into the cache and out again.
+RUN = Codec("", save=lambda folder, path: shutil.copytree(folder, path, dirs_exist_ok=True),
+            load=lambda path: path, nbytes=lambda path: 0, keep_stored=True)
 JSON = Codec(".json", save=lambda value, path: path.write_text(json.dumps(value)),
              load=lambda path: json.loads(path.read_text()), nbytes=lambda value: len(json.dumps(value)))
 
@@ -87,6 +92,14 @@ def heldout_fields(model_name: str, data) -> dict:
     return {**model_fields(model_name), "finetune_heldout": records(data.finetune_heldout),
             "preserve_heldout": records(data.preserve_heldout), "finetune_metric": data.finetune_metric,
             "preserve_metric": data.preserve_metric}
+
+
+def run_fields(model_name: str, data, method: str, beta: float | None, lr: float, settings: dict) -> dict:
+    """Everything a fine-tune's outcome depends on: data (statistics, training and held-out), init, schedule."""
+    return {**statistics_fields(model_name, data), **heldout_fields(model_name, data),
+            "train": fingerprint_ids(data.train.input_ids), "train_labels": fingerprint_ids(data.train.labels),
+            "method": method, "beta": beta, "lr": float(lr),
+            **{k: settings[k] for k in ("rank", "steps", "batch_size", "max_eval", "seed", "max_length")}}
 
 
 # ---------------------------------------------------------------------- stop flags that cross processes
@@ -185,3 +198,29 @@ def base_evaluation(model_name: str, data, settings: dict, progress=None, should
     return RESULTS.get_or_compute("evaluation", fields, JSON,
                                   lambda report, stop: evaluate_base(model_name, data, settings),
                                   progress=progress, should_stop=should_stop)
+
+
+def cached_run(model_name: str, data, method: str, beta: float | None, lr: float, settings: dict, out_dir: Path):
+    """The record of an identical run someone finished before, copied to ``out_dir``; None when there is none."""
+    from sclora.models import atomic_directory_write
+    from sclora.runs import read_run
+
+    if RESULTS.root is None:
+        return None
+    folder = RESULTS.peek("run", run_fields(model_name, data, method, beta, lr, settings), RUN)
+    if folder is None:
+        return None
+    try:
+        atomic_directory_write(Path(out_dir), lambda tmp: shutil.copytree(folder, tmp, dirs_exist_ok=True))
+        return read_run(out_dir)
+    except (OSError, SCLoRAError):  # pruned or damaged meanwhile: train it again
+        return None
+
+
+def keep_run(model_name: str, data, settings: dict, record) -> None:
+    """Share a finished run (not one stopped early) with every later identical request, across restarts."""
+    m = record.metrics
+    if RESULTS.root is None or m.get("stopped_early") or record.path is None:
+        return
+    RESULTS.get_or_compute("run", run_fields(model_name, data, m["method"], m["beta"], m["lr"], settings), RUN,
+                           lambda report, stop: record.path, heavy=False)

@@ -49,6 +49,9 @@ class Codec:
     save: Callable[[Any, Path], None]        # write the value to this (temporary) path
     load: Callable[[Path], Any]
     nbytes: Callable[[Any], int]
+    # Keep what load() gives back from the written copy, not the computed value (e.g. a folder that
+    # belongs to a caller and may go away, while the cache's copy stays).
+    keep_stored: bool = False
 
 
 # ---------------------------------------------------------------------- taking turns
@@ -261,7 +264,8 @@ class ResultCache:
                     value = compute(flight.report, flight.should_stop)
                 with self._lock:
                     self.computed += 1
-                self._write_disk(kind, key, codec, value)
+                if self._write_disk(kind, key, codec, value) and codec.keep_stored:
+                    value = codec.load(self._path(kind, key, codec))
             self._remember(key, value, codec)
             flight.value = value
         except BaseException as exc:  # handed to every participant, who shows it
@@ -297,10 +301,11 @@ class ResultCache:
         os.utime(path)  # recently used: pruned last
         return value
 
-    def _write_disk(self, kind: str, key: str, codec: Codec, value: Any) -> None:
+    def _write_disk(self, kind: str, key: str, codec: Codec, value: Any) -> bool:
+        """Store the value on disk; False when there is no disk or it failed."""
         path = self._path(kind, key, codec)
         if path is None:
-            return
+            return False
         try:
             if codec.suffix:
                 atomic_file_write(path, lambda tmp: codec.save(value, Path(tmp)))
@@ -309,8 +314,9 @@ class ResultCache:
 
                 atomic_directory_write(path, lambda tmp: codec.save(value, Path(tmp)))
         except OSError:  # a full or read-only disk costs the restart cache, not the result
-            return
+            return False
         self.prune()
+        return True
 
     def disk_bytes(self) -> int:
         if self.root is None or not self.root.exists():

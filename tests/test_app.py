@@ -289,3 +289,20 @@ def test_dropped_session_frees_its_statistics(tmp_path):
     store.drop(key)
     gc.collect()
     assert alive() is None and len(store) == 0
+
+
+def test_identical_runs_are_shared_not_trained_again(trained, monkeypatch):
+    """Another session with the same data asking the same runs gets copies of the finished ones, at once."""
+    monkeypatch.setattr(finetune, "run_one", lambda *a, **k: pytest.fail("trained again"))
+    other = STORE.get(None)
+    data.load(other, MODEL, "math", "knowledge", SAMPLES, LENGTH, RECORDS)
+    events = [e for e, _ in finetune.run_plan(other, ["lora", "sclora"], "0.5", "1e-3", 2, 4, 4, 1)]
+    assert [e[0] for e in events].count("run") == 2
+    for label, run in other.runs.items():
+        mine = trained.runs[label]
+        assert run.metrics == mine.metrics and run.loss_rows == mine.loss_rows
+        assert run.path.is_relative_to(other.folder) and (run.path / "adapter" / "adapter_model.safetensors").is_file()
+    # Other settings are other runs: they train.
+    monkeypatch.undo()
+    events = [e for e, _ in finetune.run_plan(other, ["lora"], "", "1e-3", 3, 4, 4, 1)]
+    assert [e[0] for e in events].count("step") == 3

@@ -172,13 +172,26 @@ def run_plan(session: Session, methods, betas_text: str, lrs_text: str, steps: i
     def keep(record: RunRecord) -> None:
         session.runs[record.label] = record
 
+    # Runs someone finished with identical data and settings are shared (copied into this session).
+    to_train = []
+    for method, beta, lr in plan:
+        record = shared.cached_run(session.model_name, session.data, method, beta, lr, settings,
+                                   out_root / run_folder_name(method, beta, lr))
+        if record is None:
+            to_train.append((method, beta, lr))
+        else:
+            keep(record)
+            yield ("run", record), plan
+
     # In process, on_record keeps a run even when the caller stops reading (cancel); in a ZeroGPU worker
     # it could not reach this session, so there the "run" events alone deliver the records.
-    for event in train_stream(session.model_name, session.data, session.statistics, before, plan, settings,
-                              out_root, stop.is_set, on_record=None if engine.gpu_out_of_process() else keep):
+    events = train_stream(session.model_name, session.data, session.statistics, before, to_train, settings, out_root,
+                          stop.is_set, on_record=None if engine.gpu_out_of_process() else keep) if to_train else ()
+    for event in events:
         session.touch()
         if event[0] == "run":
             keep(event[1])
+            shared.keep_run(session.model_name, session.data, settings, event[1])
         elif event[0] == "error":
             raise event[1]
         yield event, plan
