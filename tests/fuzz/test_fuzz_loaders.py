@@ -26,7 +26,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from sclora import data
@@ -355,6 +355,52 @@ def test_parquet_cells_of_any_type_load_cleanly_or_fail_with_located_problems(co
         except Exception:  # a frame pyarrow cannot write is no test case
             return
         check_file(path)
+
+
+# --------------------------------------------------------------------------- TXT layout
+
+TXT_LINES = st.lists(st.sampled_from(["a", "b c", "\u00e9", "e\u0301", "", " ", "\t", "\u200b", "\u3164", " \u2060 ",
+                                      "x\r", "\r", "\U0001f600", "\u00ad", "-", "a\rb"]), min_size=1, max_size=14)
+
+
+def _txt_reference(text: str) -> tuple[str, list[str]]:
+    """TXT layout, line by line: the rule of docs/data.md written the slow, obvious way."""
+    def blank(line: str) -> bool:
+        return all(ch.isspace() or ch in BLANK_LETTERS or unicodedata.category(ch) in BLANK_CATEGORIES for ch in line)
+
+    def norm(value: str) -> str:
+        return unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
+
+    blocks, current = [], []
+    for line in text.split("\n"):
+        line = line.rstrip("\r")
+        if blank(line):
+            if current:
+                blocks.append(current)
+            current = []
+        else:
+            current.append(line)
+    if current:
+        blocks.append(current)
+    if len(blocks) > 1 and any(len(b) > 1 for b in blocks):
+        return "txt-blocks", [norm("\n".join(b).strip()) for b in blocks]
+    return "txt-lines", [norm(line.strip()) for b in blocks for line in b]
+
+
+@fuzz_settings(60, 1200)
+@given(lines=TXT_LINES, crlf=st.booleans(), final_newline=st.booleans())
+@example(lines=["x\r", "a", "", "a"], crlf=True, final_newline=False)  # found by this test: CR CR LF in a block
+def test_txt_layout_matches_a_line_by_line_reference(lines, crlf, final_newline):
+    text = ("\r\n" if crlf else "\n").join(lines) + ("\n" if final_newline else "")
+    with scratch("layout.txt") as path:
+        path.write_bytes(text.encode())
+        examples = check_file(path)
+    fmt, texts = _txt_reference(text)
+    if not texts:
+        assert examples is None
+    else:
+        assert examples is not None and examples.format == fmt
+        assert [r["text"] for r in examples.records] == texts
 
 
 # --------------------------------------------------------------------------- random bytes
