@@ -11,7 +11,7 @@ LOCK ?= 1
 STAMP := $(VENV)/.stamp-$(shell (cat $(REQS); echo "LOCK=$(LOCK)") | sha1sum | cut -c1-12)
 INSTALL_FROM := $(if $(filter 1,$(LOCK)),-r requirements.lock,-r requirements.txt -r requirements-dev.txt)
 
-.PHONY: setup lock run test fuzz bench bench-science clean
+.PHONY: setup lock run test fuzz bench bench-workshop bench-science clean
 
 setup: $(STAMP)
 
@@ -44,6 +44,9 @@ fuzz: setup  # the loader fuzz tests with at least 10,000 generated files (make 
 
 bench: setup
 	$(BIN)/python -m benchmarks.run
+
+bench-workshop: setup  # a room at once: K = 1, 4, 16 sessions, one alone, and mixed load (benchmarks/workshop.json)
+	$(BIN)/python -m benchmarks.workshop --all
 
 bench-science: setup
 	$(BIN)/python -m benchmarks.science

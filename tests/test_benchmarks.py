@@ -219,3 +219,25 @@ def test_flagged_run_is_marked_in_report_and_readme():
     for text in (markdown(res), readme_block(res)):
         assert "**Flagged:** `covariance`" in text and "covariance pass vs plain forward, same batches ⚠" in text
     assert "Some CPU, 2 cores" in readme_block(res) and "no GPU" in readme_block(res)
+
+
+def test_workshop_runs_sessions_against_a_fresh_server_and_merges_scenarios(tmp_path):
+    from benchmarks import workshop
+
+    out = tmp_path / "workshop.json"
+    tiny = ["--model", "tiny-llama", "--records", "20", "--samples", "8", "--out", str(out)]
+    workshop.main(["--scenario", "alone", *tiny])
+    workshop.main(["--scenario", "room", "--sessions", "3", *tiny])
+    data = json.loads(out.read_text())
+    assert [(s["scenario"], s["sessions"]) for s in data["scenarios"]] == [("alone", 1), ("room", 3)]
+    room = data["scenarios"][1]
+    assert len(room["per_session"]) == 3
+    for session in room["per_session"]:
+        assert 0 < session["connect_s"] and 0 < session["load_s"] and 0 < session["covariances_s"]
+        assert session["covariances_s"] + session["tradeoff_s"] < session["beta_tab_at_s"] <= room["wall_s"]
+    assert room["last_beta_tab_s"] == max(s["beta_tab_at_s"] for s in room["per_session"])
+    assert room["machine"]["cores"] >= 1 and room["git"]["commit"] and room["server_ready_s"] > 0
+    (ratio,) = data["ratios"]
+    assert ratio["sessions"] == 3 and ratio["ratio"] == pytest.approx(room["last_beta_tab_s"] / ratio["alone_s"])
+    workshop.main(["--scenario", "room", "--sessions", "3", *tiny])  # measured again: replaced, not added
+    assert len(json.loads(out.read_text())["scenarios"]) == 2

@@ -1,0 +1,249 @@
+"""A room at once: K gradio_client sessions start the default walkthrough right after the app starts.
+
+    python -m benchmarks.workshop --sessions 16           # one scenario, merged into benchmarks/workshop.json
+    python -m benchmarks.workshop --all                   # K = 1, 4, 16, the lone-session baseline, mixed load
+
+Each scenario starts ``python app.py`` afresh with an empty shared-results folder (the model cache stays
+warm), so nothing is computed before it. Every session connects, loads the default data (tab 1),
+computes the covariances (tab 2) and opens the β tab (tab 3); the seconds of each step, the time at
+which its β tab was ready and the wall time are written to the JSON, with the machine, versions and commit.
+
+Scenarios:
+- ``room``: K default sessions; the server prepares the defaults from the start (as it does by default).
+- ``alone``: one session, the server preparing nothing: what one person needs for a setting nobody computed.
+- ``mixed``: 4 sessions with 4 different settings computing while another client asks the base model a
+  question every few seconds; the answer latencies and a new client's connection time are recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from .measure import ROOT, git_commit, machine, now, versions
+
+OUT = ROOT / "benchmarks" / "workshop.json"
+HEATMAP_METRIC = "e− (share of C− energy touched)"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``python app.py`` on a free port with its own shared-results folder; its start-up is timed."""
+
+    def __init__(self, model: str, prepare: bool, results_dir: Path, log: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        env = {**os.environ, "GRADIO_SERVER_PORT": str(self.port), "GRADIO_SERVER_NAME": "127.0.0.1",
+               "SCLORA_RESULTS_CACHE": str(results_dir), "SCLORA_PREPARE": "1" if prepare else "0",
+               "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+        self.log = open(log, "w")
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen([sys.executable, "app.py", "--model", model], cwd=ROOT, env=env,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout_s: float = 600) -> float:
+        """Seconds from the process start to the first answered page."""
+        deadline = self.started + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the app exited with code {self.proc.returncode}")
+            try:
+                with urllib.request.urlopen(self.url + "config", timeout=2) as r:
+                    if r.status == 200:
+                        return time.monotonic() - self.started
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"the app did not answer within {timeout_s} s")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def walkthrough(url: str, model: str, samples: int, length: int, records: int, t0: float) -> dict:
+    """One session: connect, load data, covariances, β tab; seconds per step and when the β tab was ready."""
+    from gradio_client import Client
+
+    out, start = {}, time.monotonic()
+    client = Client(url, verbose=False)
+    out["connect_s"] = time.monotonic() - start
+    steps = (("load_s", lambda: client.predict(model, "math", None, "knowledge", None, samples, length, records,
+                                               api_name="/load_data")),
+             ("covariances_s", lambda: client.predict(None, None, 0.9, 8, HEATMAP_METRIC, api_name="/covariances")),
+             ("tradeoff_s", lambda: client.predict(0.9, 8, None, None, api_name="/tradeoff")))
+    for name, call in steps:
+        start = time.monotonic()
+        result = call()
+        out[name] = time.monotonic() - start
+        if name == "tradeoff_s":
+            check_summary(result[0])
+    out["beta_tab_at_s"] = time.monotonic() - t0
+    return out
+
+
+def check_summary(summary: str) -> None:
+    if "At β = 0.9, rank 8" not in summary:
+        raise RuntimeError(f"the β tab did not answer as expected: {summary[:200]!r}")
+
+
+def run_sessions(url: str, configs: list[dict], t0: float) -> list[dict]:
+    results: list[dict | None] = [None] * len(configs)
+    errors: list[str] = []
+
+    def one(i: int) -> None:
+        try:
+            results[i] = {**configs[i], **walkthrough(url, t0=t0, **configs[i])}
+        except Exception as exc:  # recorded: a failed session fails the scenario
+            errors.append(f"session {i}: {type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(configs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError("; ".join(errors))
+    return results
+
+
+def scenario(name: str, sessions: int, args) -> dict:
+    """Start a fresh server, run the scenario, stop the server; the measurements."""
+    with tempfile.TemporaryDirectory(prefix="sclora-workshop-") as tmp:
+        server = Server(args.model, prepare=name == "room", results_dir=Path(tmp) / "results",
+                        log=Path(tmp) / "server.log")
+        try:
+            ready_s = server.wait_ready()
+            t0 = time.monotonic()
+            default = {"model": args.model, "samples": args.samples, "length": args.length, "records": args.records}
+            if name == "mixed":
+                out = mixed(server.url, default, t0)
+            else:
+                per = run_sessions(server.url, [default] * sessions, t0)
+                out = {"per_session": per, "wall_s": time.monotonic() - t0,
+                       "last_beta_tab_s": max(p["beta_tab_at_s"] for p in per),
+                       "max_connect_s": max(p["connect_s"] for p in per)}
+        except Exception:
+            sys.stderr.write(Path(tmp, "server.log").read_text(errors="replace")[-5000:])
+            raise
+        finally:
+            server.stop()
+    return {"scenario": name, "sessions": sessions, "date": now(), "git": git_commit(), "machine": machine(),
+            "server_ready_s": ready_s, **out,
+            "settings": {"model": args.model, "samples": args.samples, "length": args.length,
+                         "records": args.records}}
+
+
+def mixed(url: str, default: dict, t0: float) -> dict:
+    """4 sessions with 4 different sample counts compute; meanwhile the base model is asked and a client connects."""
+    from gradio_client import Client
+
+    configs = [dict(default, samples=max(8, default["samples"] // 4 + 8 * i)) for i in range(4)]
+    done = threading.Event()
+    answers: list[float] = []
+    box: dict = {}
+
+    def room() -> None:
+        try:
+            box["per_session"] = run_sessions(url, configs, t0)
+        except Exception as exc:  # re-raised below
+            box["error"] = exc
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=room)
+    worker.start()
+    asker = Client(url, verbose=False)
+    time.sleep(5)  # let the four computations start
+    start = time.monotonic()
+    Client(url, verbose=False)
+    connect_s = time.monotonic() - start
+    while not done.is_set():
+        start = time.monotonic()
+        answer = asker.predict("What is the capital of France?", 16, api_name="/answer")
+        answers.append(time.monotonic() - start)
+        if not answer:
+            raise RuntimeError("the base model gave no answer")
+        done.wait(3)
+    worker.join()
+    if "error" in box:
+        raise box["error"]
+    return {"per_session": box["per_session"], "wall_s": time.monotonic() - t0, "answer_s": answers,
+            "answer_median_s": statistics.median(answers) if answers else None,
+            "answer_max_s": max(answers) if answers else None, "connect_while_computing_s": connect_s}
+
+
+def merge(path: Path, results: list[dict]) -> dict:
+    """Replace the scenarios just measured in the JSON (same scenario, sessions and model), keep the others."""
+    data = json.loads(path.read_text()) if path.exists() else {"scenarios": []}
+    keys = {(r["scenario"], r["sessions"], r["settings"]["model"]) for r in results}
+    kept = [s for s in data.get("scenarios", []) if (s["scenario"], s["sessions"], s["settings"]["model"]) not in keys]
+    data["scenarios"] = sorted(kept + results, key=lambda s: (s["settings"]["model"], s["scenario"], s["sessions"]))
+    return data
+
+
+def ratios(data: dict) -> list[dict]:
+    """For each model: the last β tab of each room size against one session alone on a cold server."""
+    out = []
+    for model in sorted({s["settings"]["model"] for s in data["scenarios"]}):
+        runs = [s for s in data["scenarios"] if s["settings"]["model"] == model]
+        alone = next((s for s in runs if s["scenario"] == "alone"), None)
+        for s in runs:
+            if s["scenario"] == "room" and alone is not None:
+                out.append({"model": model, "sessions": s["sessions"], "last_beta_tab_s": s["last_beta_tab_s"],
+                            "alone_s": alone["last_beta_tab_s"],
+                            "ratio": s["last_beta_tab_s"] / alone["last_beta_tab_s"]})
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=4, help="K, for the room scenario")
+    parser.add_argument("--scenario", choices=("room", "alone", "mixed"), default="room")
+    parser.add_argument("--all", action="store_true", help="alone, room with K = 1, 4, 16, and mixed")
+    parser.add_argument("--model", default="bundled")
+    parser.add_argument("--samples", type=int, default=256, help="N per set (the app's default)")
+    parser.add_argument("--length", type=int, default=256, help="max tokens per sample (the app's default)")
+    parser.add_argument("--records", type=int, default=0, help="first records of each set (0 = all)")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    if args.sessions < 1:
+        parser.error("--sessions must be at least 1")
+    plan = ([("alone", 1), ("room", 1), ("room", 4), ("room", 16), ("mixed", 4)] if args.all
+            else [(args.scenario, 1 if args.scenario == "alone" else args.sessions)])
+    results = []
+    for name, k in plan:
+        print(f"{name}, {k} session(s) ...", flush=True)
+        results.append(scenario(name, k, args))
+        print(json.dumps({k: v for k, v in results[-1].items() if k != "per_session"}, default=str), flush=True)
+    data = merge(args.out, results)
+    data.update(machine=machine(), versions=versions(), date=now(), git=git_commit())
+    data["ratios"] = ratios(data)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(data, indent=2) + "\n")
+    for r in data["ratios"]:
+        print(f"{r['model']}: {r['sessions']} session(s): last β tab {r['last_beta_tab_s']:.1f} s, "
+              f"{r['ratio']:.2f}× one session alone ({r['alone_s']:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()
