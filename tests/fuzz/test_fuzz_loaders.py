@@ -249,6 +249,8 @@ def test_valid_generated_files_load_with_their_records_normalised(fmt, shape, as
             path.write_bytes(render(fmt, rows, ascii_json=ascii_json))
         examples = check_file(path)
         assert examples is not None, "a valid file was refused"
+        if fmt == "txt" and rows[0]["text"].startswith("\ufeff"):  # found by this test: the file then starts
+            rows[0] = {"text": rows[0]["text"][1:]}  # with the bytes of a UTF-8 BOM, which is dropped (documented)
         assert examples.records == expected(rows, fmt)
 
 
