@@ -75,6 +75,10 @@ def ratio_rows(res: dict, with_min: bool = True) -> list[tuple[str, str, str, fl
         rows.append((f"{m['betas']}-value β sweep, {m['modules']} modules, r = {m['rank']}, vs that forward",
                      fmt(t["sweep"]), fmt(t["forward"]), t["sweep"]["median_s"] / t["forward"]["median_s"],
                      f"≤ {GOALS['sweep']:.2f}×"))
+        if "sweep_app" in t:
+            rows.append((f"the β tab's sweep: {m['betas']} β × {m['modules']} modules, every rank at once, float32, "
+                         "vs that forward", fmt(t["sweep_app"]), fmt(t["forward"]),
+                         t["sweep_app"]["median_s"] / t["forward"]["median_s"], "–"))
     if "inits" in ms:
         t = ms["inits"]["times"]
         rows.append((f"SC-LoRA init (statistics of both sets + subspaces + weights) vs PEFT's CorDA-KPM{mark('inits')}",
@@ -102,8 +106,8 @@ def ratio_rows(res: dict, with_min: bool = True) -> list[tuple[str, str, str, fl
                      f"≤ {GOALS['app_warm_s']:.0f} s warm"))
     if "memory" in ms:
         m = ms["memory"]
-        rows.append((f"server memory (RSS): baseline / {m['sessions']} sessions holding statistics of {m['samples']} + "
-                     f"{m['samples']} samples / after dropping them", f"{_mib(m['baseline_mib'])} / "
+        rows.append((f"server memory (RSS): baseline / {m['sessions']} sessions with different data, holding their "
+                     f"statistics / after dropping them", f"{_mib(m['baseline_mib'])} / "
                      f"{_mib(m['with_sessions_mib'])} / {_mib(m['after_drop_mib'])}",
                      f"{_mib(m['per_session_mib'])} per session", None, "–"))
     return rows
@@ -178,10 +182,15 @@ def markdown(res: dict | None) -> str:
         lines += ["## Server memory", "",
                   f"A fresh process running the app's session functions (`explorer.session`, `explorer.tabs`): "
                   f"{_mib(m['model_loaded_mib'])} after loading the model; {_mib(m['baseline_mib'])} after one "
-                  f"session computed statistics and was dropped (the baseline); {_mib(m['with_sessions_mib'])} with "
-                  f"{m['sessions']} sessions each holding the statistics of {m['samples']} + {m['samples']} samples "
-                  f"({_mib(m['statistics_mib'])} of tensors in all, {_mib(m['per_session_mib'])} of memory per "
-                  f"session); {_mib(m['after_drop_mib'])} after dropping them.", ""]
+                  f"session computed statistics and was dropped and the shared results were cleared (the baseline); "
+                  + (f"{_mib(m['with_shared_sessions_mib'])} with {m['sessions']} sessions on the same data (they "
+                     "share one statistics object); " if "with_shared_sessions_mib" in m else "")
+                  + f"{_mib(m['with_sessions_mib'])} with {m['sessions']} sessions on different data (up to "
+                  f"{m['samples']} + {m['samples']} samples; {_mib(m['statistics_mib'])} of tensors in all, "
+                  f"{_mib(m['per_session_mib'])} of memory per session); {_mib(m['after_drop_mib'])} after dropping "
+                  "them (their statistics stay in the shared results, whose memory is capped)"
+                  + (f"; {_mib(m['after_cache_cleared_mib'])} once those are cleared too" if "after_cache_cleared_mib"
+                     in m else "") + ".", ""]
     if "walkthrough" in ms:
         m = ms["walkthrough"]
         lines += ["## The app's walkthrough, tab by tab", "",

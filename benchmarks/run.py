@@ -97,6 +97,8 @@ def plain_forward(model, datasets: list[list[list[int]]], batch_size: int, pad_i
 
 def bench_statistics(ctx: Context, selected: set[str]) -> dict:
     """covariance and sweep: forward, covariance pass and (when selected) β sweep, interleaved."""
+    import torch
+
     from sclora.subspace import DEFAULT_BETAS, tradeoff
 
     a = ctx.args
@@ -105,6 +107,9 @@ def bench_statistics(ctx: Context, selected: set[str]) -> dict:
              "covariance": ctx.collect}
     if "sweep" in selected:
         funcs["sweep"] = lambda: tradeoff(ctx.stats, a.rank, DEFAULT_BETAS)
+        # What the β tab computes: every rank at once, in float32 (sclora.subspace.tradeoff).
+        funcs["sweep_app"] = lambda: tradeoff(ctx.stats, list(range(1, min(128, min(m.d_out for m in ctx.stats.modules))
+                                                                    + 1)), DEFAULT_BETAS, dtype=torch.float32)
     times = measure.interleaved(funcs, a.repeats)
     check = measure.check_part(times, "covariance", "forward", remeasure=lambda: measure.interleaved(
         {"forward": funcs["forward"], "covariance": funcs["covariance"]}, a.repeats))
@@ -116,7 +121,7 @@ def bench_statistics(ctx: Context, selected: set[str]) -> dict:
                           "stored_statistics_mib": stats.nbytes() / 2**20,
                           "all_output_covariances_mib": stats.output_nbytes() / 2**20}}
     if "sweep" in selected:
-        out["sweep"] = {"times": {"sweep": times["sweep"], "forward": times["forward"]},
+        out["sweep"] = {"times": {"sweep": times["sweep"], "sweep_app": times["sweep_app"], "forward": times["forward"]},
                         "betas": len(DEFAULT_BETAS), "modules": len(stats.modules), "rank": a.rank}
     return out
 
@@ -242,11 +247,12 @@ def bench_app(ctx: Context) -> dict:
 def memory_probe(model: str, finetune: str, preserve: str, samples: int, max_length: int, sessions: int) -> dict:
     """In a fresh process: the server's resident memory around sessions holding statistics.
 
-    Baseline: after one session's statistics were computed and the session dropped (model weights
-    paged in, the libraries' buffers allocated). Then ``sessions`` sessions each compute and keep
-    statistics; then all are dropped.
+    Baseline: after one session's statistics were computed, the session dropped and the shared results
+    cleared (model weights paged in, the libraries' buffers allocated). Then ``sessions`` sessions with the
+    same data (they share one statistics object), then ``sessions`` sessions with different data (each
+    its own, N − 8·i samples), then all dropped, then the shared results cleared too.
     """
-    from explorer import engine
+    from explorer import engine, shared
     from explorer.session import STORE, release_memory
     from explorer.tabs import covariances, data
 
@@ -254,24 +260,35 @@ def memory_probe(model: str, finetune: str, preserve: str, samples: int, max_len
     engine.get_model(model)
     loaded = measure.rss_mib()
 
-    def session_with_statistics():
+    def session_with_statistics(n: int):
         s = STORE.get(None)
-        data.load(s, model, finetune, preserve, samples, max_length)
+        data.load(s, model, finetune, preserve, n, max_length)
         covariances.compute(s)
         return s
 
-    STORE.drop(session_with_statistics().key)
+    def drop_all(held) -> None:
+        for session in held:
+            STORE.drop(session.key)
+        held.clear()
+        release_memory()
+
+    drop_all([session_with_statistics(samples)])
+    shared.RESULTS.clear_memory()
     release_memory()
     baseline = measure.rss_mib()
-    held = [session_with_statistics() for _ in range(sessions)]
+    held = [session_with_statistics(samples) for _ in range(sessions)]
+    with_shared = measure.rss_mib()
+    drop_all(held)
+    held = [session_with_statistics(max(8, samples - 8 * i)) for i in range(sessions)]
     stats_mib = sum(s.statistics.nbytes() for s in held) / 2**20
     with_sessions = measure.rss_mib()
-    for session in held:
-        STORE.drop(session.key)
-    del held, session
+    drop_all(held)
+    after_drop = measure.rss_mib()
+    shared.RESULTS.clear_memory()
     release_memory()
-    return {"model_loaded_mib": loaded, "baseline_mib": baseline, "with_sessions_mib": with_sessions,
-            "after_drop_mib": measure.rss_mib(), "sessions": sessions, "statistics_mib": stats_mib}
+    return {"model_loaded_mib": loaded, "baseline_mib": baseline, "with_shared_sessions_mib": with_shared,
+            "with_sessions_mib": with_sessions, "after_drop_mib": after_drop, "after_cache_cleared_mib":
+            measure.rss_mib(), "sessions": sessions, "statistics_mib": stats_mib}
 
 
 def bench_memory(ctx: Context) -> dict:
@@ -437,6 +454,8 @@ def merge(old: dict | None, new: dict) -> dict:
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # Every app-level step is measured cold: nothing read back from the shared results on disk.
+    os.environ["SCLORA_RESULTS_CACHE"] = "off"
     args = parse_args(argv)
     warnings.simplefilter("ignore")
     if args.memory_probe:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import warnings
@@ -49,7 +50,7 @@ def run_steps(model: str, samples: int, max_length: int, rank: int, steps: int, 
             print(f"{label}: {rows[-1][1]:.1f} s", flush=True)
         return value
 
-    from explorer import engine
+    from explorer import engine, shared
     from explorer.session import STORE
     from explorer.tabs import covariances, data, finetune, subspace
 
@@ -64,6 +65,11 @@ def run_steps(model: str, samples: int, max_length: int, rank: int, steps: int, 
         layers, kinds = covariances.layers_and_kinds(session)
         mid, last_kind = layers[len(layers) // 2], kinds[-1]
         n_mod = len(session.statistics.modules)
+        ranks = covariances.sweep_ranks(session.statistics)
+        # compute() started the grid in the background; this waits for it (its whole time, as it just began).
+        step(f"tab 3: the β grid ({len(covariances.SWEEP_BETAS)} β × {n_mod} modules, every rank 1..{ranks[-1]}, "
+             "float32; starts in the background after tab 2)", lambda: shared.sweep(
+                 session.model_name, session.data, session.statistics, covariances.SWEEP_BETAS, ranks))
         step(f"tab 2: heatmap at β = 0.9 (one eigensolve per module: {n_mod}, every rank at once)",
              lambda: covariances.heatmap_figure(session, 0.9, rank, list(covariances.HEATMAP_METRICS)[0]))
         step(f"tab 3: first view (the 11-β grid for the curves; angles to PiSSA/MiLoRA/CorDA, layer {mid} {kinds[0]})",
@@ -86,6 +92,7 @@ def run_steps(model: str, samples: int, max_length: int, rank: int, steps: int, 
 
 
 def main(argv=None) -> int:
+    os.environ["SCLORA_RESULTS_CACHE"] = "off"  # measured cold: nothing read back from the shared results on disk
     args = parser().parse_args(argv)
     warnings.simplefilter("ignore")
     rows = run_steps(args.model, args.samples, args.max_length, args.rank, args.steps, args.methods, args.max_eval)

@@ -93,7 +93,8 @@ def test_walkthrough_times_every_tab_step(tmp_path):
     assert walkthrough.main(["--model", "tiny-llama", "--samples", "8", "--steps", "1", "--max-eval", "1",
                              "--methods", "lora,sclora", "--out", str(out)]) == 0
     steps = dict(json.loads(out.read_text())["steps"])
-    assert len(steps) == 11 and all(s >= 0 for s in steps.values())
+    assert len(steps) == 12 and all(s >= 0 for s in steps.values())
+    assert any(k.startswith("tab 3: the β grid") for k in steps)
     assert any(k.startswith("tab 3: β slider") for k in steps) and any("fine-tune sclora" in k for k in steps)
 
 
@@ -187,7 +188,9 @@ def test_quick_run_records_raw_times_machine_versions_and_rewrites_the_readme_bl
     assert [c["part"] for c in ms["covariance"]["checks"]] == ["forward"]
     assert ms["covariance"]["stored_statistics_mib"] > 0 and ms["memory"]["sessions"] == 2
     assert ms["corda"]["relative_difference"] < 1e-6
-    assert len(ms["walkthrough"]["steps"]) == 11
+    assert len(ms["walkthrough"]["steps"]) == 12
+    assert ms["memory"]["after_cache_cleared_mib"] > 0 and ms["memory"]["with_shared_sessions_mib"] > 0
+    assert "the β tab's sweep" in (out / "results.md").read_text()
     md = (out / "results.md").read_text()
     assert "covariance pass vs plain forward" in md and "AMD" in md or res["machine"]["cpu"] in md
     text = readme.read_text()
