@@ -234,12 +234,12 @@ def readme_block(res: dict | None, link: str = "benchmarks/results.md") -> str:
     return "\n".join(lines)
 
 
-def rewrite_block(text: str, block: str) -> str:
-    """``text`` with the part from START to END (markers included) replaced by ``block``."""
-    i, j = text.find(START), text.find(END)
+def rewrite_block(text: str, block: str, start: str = START, end: str = END) -> str:
+    """``text`` with the part from ``start`` to ``end`` (markers included) replaced by ``block``."""
+    i, j = text.find(start), text.find(end)
     if i < 0 or j < i:
-        raise ValueError(f"no {START} … {END} block to rewrite")
-    return text[:i] + block + text[j + len(END):]
+        raise ValueError(f"no {start} … {end} block to rewrite")
+    return text[:i] + block + text[j + len(end):]
 
 
 def load(path: Path) -> dict | None:

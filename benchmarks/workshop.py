@@ -33,6 +33,7 @@ from pathlib import Path
 from .measure import ROOT, git_commit, machine, now, versions
 
 OUT = ROOT / "benchmarks" / "workshop.json"
+START, END = "<!-- workshop:start -->", "<!-- workshop:end -->"
 HEATMAP_METRIC = "e− (share of C− energy touched)"
 
 
@@ -215,6 +216,41 @@ def ratios(data: dict) -> list[dict]:
     return out
 
 
+def readme_block(data: dict) -> str:
+    """The README's table of this JSON (between START and END)."""
+    from .report import commit_line, machine_line
+
+    lines = [START, "<!-- Rendered from benchmarks/workshop.json by `make bench-workshop`; do not edit. -->", ""]
+    by_model: dict[str, list[dict]] = {}
+    for s in data["scenarios"]:
+        by_model.setdefault(s["settings"]["model"], []).append(s)
+    for model, runs in by_model.items():
+        settings = runs[0]["settings"]
+        lines += [f"`{model}`, `math` + `knowledge`, {settings['samples']} + {settings['samples']} samples, max length "
+                  f"{settings['length']}; each session: connect, /load_data, /covariances, /tradeoff:", "",
+                  "| scenario | sessions | server start to first page | slowest connection | last β tab ready "
+                  "| × one session alone |", "|---|---|---|---|---|---|"]
+        alone = next((s for s in runs if s["scenario"] == "alone"), None)
+        names = {"alone": "one session, nothing prepared (a setting nobody computed)",
+                 "room": "a room on the default walkthrough (server prepares it from the start)"}
+        for s in runs:
+            if s["scenario"] not in names:
+                continue
+            ratio = f"{s['last_beta_tab_s'] / alone['last_beta_tab_s']:.2f}×" if alone else "–"
+            lines.append(f"| {names[s['scenario']]} | {s['sessions']} | {s['server_ready_s']:.1f} s | "
+                         f"{s['max_connect_s']:.1f} s | {s['last_beta_tab_s']:.1f} s | {ratio} |")
+        for s in (s for s in runs if s["scenario"] == "mixed" and s.get("answer_s")):
+            lines += ["", f"Mixed load: {s['sessions']} sessions with different sample counts computing statistics "
+                      f"(all done after {s['wall_s']:.0f} s) while another client asked the base model a question "
+                      f"{len(s['answer_s'])} times: answers in {s['answer_median_s']:.1f} s (median), "
+                      f"{s['answer_max_s']:.1f} s at most; a new client connected in "
+                      f"{s['connect_while_computing_s']:.1f} s."]
+        last = max(runs, key=lambda s: s["date"])
+        lines += ["", f"Machine: {machine_line({'machine': last['machine'], 'versions': data.get('versions', {})})}; "
+                  f"{commit_line(last)}; {last['date'][:10]}.", ""]
+    return "\n".join(lines + [END])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=4, help="K, for the room scenario")
@@ -225,7 +261,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--length", type=int, default=256, help="max tokens per sample (the app's default)")
     parser.add_argument("--records", type=int, default=0, help="first records of each set (0 = all)")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--readme", type=Path, default=None,
+                        help="README whose workshop block to rewrite (default: README.md when --out is the default)")
     args = parser.parse_args(argv)
+    readme = args.readme or (ROOT / "README.md" if args.out == OUT else None)
     if args.sessions < 1:
         parser.error("--sessions must be at least 1")
     plan = ([("alone", 1), ("room", 1), ("room", 4), ("room", 16), ("mixed", 4)] if args.all
@@ -240,6 +279,11 @@ def main(argv: list[str] | None = None) -> None:
     data["ratios"] = ratios(data)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(data, indent=2) + "\n")
+    if readme is not None:
+        from .report import rewrite_block
+
+        readme.write_text(rewrite_block(readme.read_text(encoding="utf-8"), readme_block(data), START, END),
+                          encoding="utf-8")
     for r in data["ratios"]:
         print(f"{r['model']}: {r['sessions']} session(s): last β tab {r['last_beta_tab_s']:.1f} s, "
               f"{r['ratio']:.2f}× one session alone ({r['alone_s']:.1f} s)")
