@@ -4,7 +4,9 @@
 line, or blocks separated by blank lines) and Parquet, detects the record shape and returns
 normalised :class:`Examples`. A file with any invalid record is rejected as a whole, with every
 problem listed (file, line/row, field); duplicates and very long samples only give warnings.
-The record cap (``max_records``) is the one thing that truncates, and it says so in a warning.
+The record cap (``max_records``) is the one thing that truncates: reading stops there, with a warning.
+Every text field goes through :func:`normalise_text` (NFC, line ends, no control characters, nothing
+invisible-only); nesting depth, line length and record count are limited while reading.
 
 Shapes and their normalised records (see docs/data.md):
 
@@ -623,13 +625,14 @@ def _read_parquet(path: Path, name: str, problems: list[str], max_records: int,
             return [], False
         batch = next(parquet.iter_batches(batch_size=max_records), None)
         table = pa.Table.from_batches([batch] if batch is not None else [], schema=parquet.schema_arrow)
-        frame = table.to_pandas()
-        more = meta.num_rows > len(frame)
+        table.validate(full=True)  # e.g. string cells that are not UTF-8 (pyarrow does not check when reading)
+        rows = table.to_pandas().to_dict("records")
+        more = meta.num_rows > len(rows)
     except Exception as exc:  # pyarrow raises several types for damaged files
         problems.append(f"{name}: not a readable Parquet file ({type(exc).__name__}: {_short(str(exc), 200)})")
         return [], False
     items = []
-    for i, row in enumerate(frame.to_dict("records"), start=1):
+    for i, row in enumerate(rows, start=1):
         try:
             items.append((f"row {i}", {str(k): _plain(v) for k, v in row.items()}))
         except _TooDeep:
@@ -775,7 +778,8 @@ def load_examples(path, *, max_records: int = DEFAULT_MAX_RECORDS, max_bytes: in
     """Read, validate and normalise a data file (format from its extension, shape from its fields).
 
     Raises :class:`DataValidationError` listing every problem when anything is invalid; only the
-    record cap ``max_records`` truncates (keeping the first records), with a warning.
+    record cap ``max_records`` truncates: records after the first ``max_records`` are not read, and a
+    warning says so.
     """
     check(isinstance(max_records, int) and not isinstance(max_records, bool) and max_records >= 1,
           f"max_records must be a whole number >= 1, got {max_records!r}.")

@@ -80,6 +80,9 @@ BAD_CASES = {
     # shrunk failing examples that fuzzing (tests/fuzz) found: both loaded as data
     "fuzz_txt_nul_only.txt": ["line 1, column 1, field 'text'", "control character U+0000 (NUL)"],
     "fuzz_csv_nul_cell.csv": ["line 2, column 1:", "control character U+0000 (NUL)"],
+    # a traceback (UnicodeDecodeError) before: Parquet string cells that are not UTF-8
+    "fuzz_parquet_invalid_utf8.parquet": ["not a readable Parquet file", "Invalid UTF8"],
+    "fuzz_parquet_invalid_utf8_pair.parquet": ["not a readable Parquet file", "Invalid UTF8"],
     # limits checked while reading: nesting depth, line length; a number json cannot convert
     "json_deep_nesting.json": ["line 1, column 33:", "nested more than 32 levels deep (MAX_JSON_DEPTH)"],
     "jsonl_deep_nesting.jsonl": ["line 2, column 41:", "nested more than 32 levels deep"],
