@@ -46,12 +46,14 @@ def free_port() -> int:
 class Server:
     """``python app.py`` on a free port with its own shared-results folder; its start-up is timed."""
 
-    def __init__(self, model: str, prepare: bool, results_dir: Path, log: Path):
+    def __init__(self, model: str, prepare: bool, results_dir: Path, log: Path, ttl_s: float | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         env = {**os.environ, "GRADIO_SERVER_PORT": str(self.port), "GRADIO_SERVER_NAME": "127.0.0.1",
                "SCLORA_RESULTS_CACHE": str(results_dir), "SCLORA_PREPARE": "1" if prepare else "0",
                "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+        if ttl_s is not None:
+            env["SCLORA_SESSION_TTL"] = str(ttl_s)
         self.log = open(log, "w")
         self.started = time.monotonic()
         self.proc = subprocess.Popen([sys.executable, "app.py", "--model", model], cwd=ROOT, env=env,
@@ -107,6 +109,39 @@ def check_summary(summary: str) -> None:
         raise RuntimeError(f"the β tab did not answer as expected: {summary[:200]!r}")
 
 
+# Sessions that send bad input at the same time as a room: (what they send, a piece of the message they must get).
+BAD_INPUTS = (
+    ("an upload nested 5,000 levels deep", "nothing was loaded"),
+    ("β = 1.5 in the β tab", "greater than maximum value 1"),  # Gradio checks slider ranges itself
+    ("rank 0 in the β tab", "less than minimum value 1"),
+    ("a model name that is no hub id", "hub id"),
+)
+
+
+def bad_session(url: str, kind: int, default: dict) -> dict:
+    """One session sending one of BAD_INPUTS; the message it got back."""
+    from gradio_client import Client, handle_file
+
+    client = Client(url, verbose=False)
+    what, expected = BAD_INPUTS[kind]
+    args = (default["samples"], default["length"], default["records"])
+    try:
+        if kind == 0:
+            bad = ROOT / "tests" / "data" / "bad" / "json_deep_nesting.json"
+            message = client.predict(default["model"], "upload", handle_file(str(bad)), "knowledge", None, *args,
+                                     api_name="/load_data")[1]
+        elif kind == 3:
+            client.predict("not a model!", "math", None, "knowledge", None, *args, api_name="/load_data")
+            message = "accepted"
+        else:
+            client.predict(default["model"], "math", None, "knowledge", None, *args, api_name="/load_data")
+            client.predict(1.5 if kind == 1 else 0.9, 0 if kind == 2 else 8, None, None, api_name="/tradeoff")
+            message = "accepted"
+    except Exception as exc:  # the app's error for this session
+        message = str(exc)
+    return {"sent": what, "message": message[:300], "got_its_message": expected.lower() in message.lower()}
+
+
 def run_sessions(url: str, configs: list[dict], t0: float) -> list[dict]:
     results: list[dict | None] = [None] * len(configs)
     errors: list[str] = []
@@ -130,14 +165,16 @@ def run_sessions(url: str, configs: list[dict], t0: float) -> list[dict]:
 def scenario(name: str, sessions: int, args) -> dict:
     """Start a fresh server, run the scenario, stop the server; the measurements."""
     with tempfile.TemporaryDirectory(prefix="sclora-workshop-") as tmp:
-        server = Server(args.model, prepare=name == "room", results_dir=Path(tmp) / "results",
-                        log=Path(tmp) / "server.log")
+        server = Server(args.model, prepare=name in ("room", "bad"), results_dir=Path(tmp) / "results",
+                        log=Path(tmp) / "server.log", ttl_s=args.ttl if name == "bad" else None)
         try:
             ready_s = server.wait_ready()
             t0 = time.monotonic()
             default = {"model": args.model, "samples": args.samples, "length": args.length, "records": args.records}
             if name == "mixed":
                 out = mixed(server.url, default, t0)
+            elif name == "bad":
+                out = with_bad_inputs(server, default, sessions, args.ttl)
             else:
                 per = run_sessions(server.url, [default] * sessions, t0)
                 out = {"per_session": per, "wall_s": time.monotonic() - t0,
@@ -193,6 +230,49 @@ def mixed(url: str, default: dict, t0: float) -> dict:
             "answer_max_s": max(answers) if answers else None, "connect_while_computing_s": connect_s}
 
 
+def with_bad_inputs(server: Server, default: dict, sessions: int, ttl_s: float) -> dict:
+    """``sessions`` default sessions and 4 bad ones at once; the server's memory before, at the peak, after."""
+    from .measure import rss_mib
+
+    run_sessions(server.url, [default], time.monotonic())  # the shared results exist: the baseline holds them
+    settle_s = ttl_s * 1.5 + 2  # past the time-to-live and the next sweep of the session reaper
+    time.sleep(settle_s)  # that session expired
+    baseline = rss_mib(server.proc.pid)
+    peak, sampling = [baseline], threading.Event()
+
+    def sample() -> None:
+        while not sampling.wait(0.5):
+            peak.append(rss_mib(server.proc.pid))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    t0 = time.monotonic()
+    bad: list[dict | None] = [None] * len(BAD_INPUTS)
+
+    def send(i: int) -> None:
+        try:
+            bad[i] = bad_session(server.url, i, default)
+        except Exception as exc:  # the client itself failed: recorded as a bad session without its message
+            bad[i] = {"sent": BAD_INPUTS[i][0], "message": f"{type(exc).__name__}: {exc}"[:300],
+                      "got_its_message": False}
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(BAD_INPUTS))]
+    for t in threads:
+        t.start()
+    good = run_sessions(server.url, [default] * sessions, t0)  # raises if any good session failed
+    for t in threads:
+        t.join()
+    wall = time.monotonic() - t0
+    sampling.set()
+    sampler.join()
+    time.sleep(settle_s)  # every session expired and was dropped
+    after = rss_mib(server.proc.pid)
+    return {"per_session": good, "bad_sessions": bad, "wall_s": wall,
+            "last_beta_tab_s": max(p["beta_tab_at_s"] for p in good), "max_connect_s": max(p["connect_s"] for p in good),
+            "failed_good_sessions": 0, "bad_with_their_message": sum(b["got_its_message"] for b in bad),
+            "memory_baseline_mib": baseline, "memory_peak_mib": max(peak), "memory_after_mib": after}
+
+
 def merge(path: Path, results: list[dict]) -> dict:
     """Replace the scenarios just measured in the JSON (same scenario, sessions and model), keep the others."""
     data = json.loads(path.read_text()) if path.exists() else {"scenarios": []}
@@ -245,6 +325,14 @@ def readme_block(data: dict) -> str:
                       f"{len(s['answer_s'])} times: answers in {s['answer_median_s']:.1f} s (median), "
                       f"{s['answer_max_s']:.1f} s at most; a new client connected in "
                       f"{s['connect_while_computing_s']:.1f} s."]
+        for s in (s for s in runs if s["scenario"] == "bad"):
+            lines += ["", f"With bad input: {s['sessions']} default sessions and {len(s['bad_sessions'])} sessions sending "
+                      f"bad input ({'; '.join(b['sent'] for b in s['bad_sessions'])}) at once: "
+                      f"{s['failed_good_sessions']} good sessions failed, {s['bad_with_their_message']} of "
+                      f"{len(s['bad_sessions'])} bad ones got their message; last β tab after {s['last_beta_tab_s']:.1f} s. "
+                      f"Server memory {s['memory_baseline_mib']:,.0f} MiB before (shared results held), "
+                      f"{s['memory_peak_mib']:,.0f} MiB at the peak, {s['memory_after_mib']:,.0f} MiB once the "
+                      f"sessions expired."]
         last = max(runs, key=lambda s: s["date"])
         lines += ["", f"Machine: {machine_line({'machine': last['machine'], 'versions': data.get('versions', {})})}; "
                   f"{commit_line(last)}; {last['date'][:10]}.", ""]
@@ -254,12 +342,15 @@ def readme_block(data: dict) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=4, help="K, for the room scenario")
-    parser.add_argument("--scenario", choices=("room", "alone", "mixed"), default="room")
-    parser.add_argument("--all", action="store_true", help="alone, room with K = 1, 4, 16, and mixed")
+    parser.add_argument("--scenario", choices=("room", "alone", "mixed", "bad"), default="room")
+    parser.add_argument("--all", action="store_true",
+                        help="alone, room with K = 1, 4, 16, mixed, and 16 sessions beside 4 bad ones")
     parser.add_argument("--model", default="bundled")
     parser.add_argument("--samples", type=int, default=256, help="N per set (the app's default)")
     parser.add_argument("--length", type=int, default=256, help="max tokens per sample (the app's default)")
     parser.add_argument("--records", type=int, default=0, help="first records of each set (0 = all)")
+    parser.add_argument("--ttl", type=float, default=20.0,
+                        help="session time-to-live of the 'bad' scenario's server, so memory can be seen coming back")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--readme", type=Path, default=None,
                         help="README whose workshop block to rewrite (default: README.md when --out is the default)")
@@ -267,7 +358,7 @@ def main(argv: list[str] | None = None) -> None:
     readme = args.readme or (ROOT / "README.md" if args.out == OUT else None)
     if args.sessions < 1:
         parser.error("--sessions must be at least 1")
-    plan = ([("alone", 1), ("room", 1), ("room", 4), ("room", 16), ("mixed", 4)] if args.all
+    plan = ([("alone", 1), ("room", 1), ("room", 4), ("room", 16), ("mixed", 4), ("bad", 16)] if args.all
             else [(args.scenario, 1 if args.scenario == "alone" else args.sessions)])
     results = []
     for name, k in plan:

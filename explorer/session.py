@@ -75,6 +75,15 @@ class Session:
         """Still in use (a long job calls this as it goes, so the session does not expire under it)."""
         self.last_used = time.monotonic()
 
+    def keep_alive(self, progress=None):
+        """A progress(done, total, desc) callback that also marks the session as in use (a request waiting
+        on long shared work must not see its session expire), forwarding to ``progress``."""
+        def report(done: int, total: int, desc: str) -> None:
+            self.touch()
+            if progress is not None:
+                progress(done, total, desc)
+        return report
+
     def __post_init__(self) -> None:
         self.stop = StopFlag(self.folder)
 

@@ -179,7 +179,8 @@ def sweep(model_name: str, data, stats, betas: list[float], ranks: list[int], pr
     return RESULTS.get_or_compute("sweep", fields, TABLE, compute, progress=progress, should_stop=should_stop)
 
 
-def output_directions(model_name: str, data, name: str, method: str, samples_side: str | None, samples: int):
+def output_directions(model_name: str, data, name: str, method: str, samples_side: str | None, samples: int,
+                      progress=None):
     """A baseline's output directions of one module (CorDA: from the first ``samples`` of one set)."""
     from .tabs.subspace import output_directions as compute_directions
 
@@ -187,7 +188,8 @@ def output_directions(model_name: str, data, name: str, method: str, samples_sid
     fields = {**model_fields(model_name), "module": name, "method": method,
               "samples": fingerprint_ids(ids) if ids else None}
     return RESULTS.get_or_compute("directions", fields, TENSOR,
-                                  lambda report, stop: compute_directions(model_name, name, method, ids))
+                                  lambda report, stop: compute_directions(model_name, name, method, ids),
+                                  progress=progress)
 
 
 def base_evaluation(model_name: str, data, settings: dict, progress=None, should_stop=None) -> dict:

@@ -58,7 +58,7 @@ def compute(session: Session, progress=None) -> str:
     require_data(session)
     stop = session.new_job()
     started = time.perf_counter()
-    stats = shared.statistics(session.model_name, session.data, progress, stop.is_set)
+    stats = shared.statistics(session.model_name, session.data, session.keep_alive(progress), stop.is_set)
     with session.lock:
         session.statistics, session.extra_sweeps, session.output_directions = stats, {}, {}
     seconds = time.perf_counter() - started
@@ -89,13 +89,13 @@ def sweep(session: Session, rank: int, betas, progress=None) -> pd.DataFrame:
     tables = []
     if any(_on_grid(b) for b in wanted):
         tables.append(shared.sweep(session.model_name, session.data, session.statistics, SWEEP_BETAS, ranks,
-                                   progress, session.stop.is_set))
+                                   session.keep_alive(progress), session.stop.is_set))
     for beta in (b for b in wanted if not _on_grid(b)):
         with session.lock:
             table = session.extra_sweeps.get(round(beta, 9))
         if table is None:
-            table = shared.sweep(session.model_name, session.data, session.statistics, [beta], ranks, progress,
-                                 session.stop.is_set)
+            table = shared.sweep(session.model_name, session.data, session.statistics, [beta], ranks,
+                                 session.keep_alive(progress), session.stop.is_set)
             with session.lock:
                 session.extra_sweeps[round(beta, 9)] = table
         tables.append(table)

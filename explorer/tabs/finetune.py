@@ -160,11 +160,11 @@ def run_plan(session: Session, methods, betas_text: str, lrs_text: str, steps: i
     out_root = session.folder / "runs"
     # Shared with every session that has the same data and settings: instant when already computed.
     yield ("stage", "Evaluating the base model on both held-out sets"), plan
-    before = shared.base_evaluation(session.model_name, session.data, settings, should_stop=stop.is_set)
+    before = shared.base_evaluation(session.model_name, session.data, settings, session.keep_alive(), stop.is_set)
     session.before = {**before, "_settings": (max_eval, batch_size)}
     if session.statistics is None and any(m == "sclora" for m, _, _ in plan):
         yield ("stage", "Collecting the SC-LoRA statistics (once for every β)"), plan
-        stats = shared.statistics(session.model_name, session.data, should_stop=stop.is_set)
+        stats = shared.statistics(session.model_name, session.data, session.keep_alive(), stop.is_set)
         with session.lock:
             session.statistics, session.extra_sweeps, session.output_directions = stats, {}, {}
     yield ("before", before), plan

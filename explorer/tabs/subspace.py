@@ -57,7 +57,7 @@ def angles(session: Session, name: str, beta: float, rank: int, progress=None) -
             if progress is not None:
                 progress(i, len(ANGLE_METHODS), f"{method} directions of {name}")
             session.output_directions[key] = shared.output_directions(session.model_name, session.data, name, method,
-                                                                      side, CORDA_ANGLE_SAMPLES)
+                                                                      side, CORDA_ANGLE_SAMPLES, session.keep_alive())
         directions = session.output_directions[key]
         if rank <= directions.shape[1]:
             out[method] = principal_angles(q, directions[:, :rank])

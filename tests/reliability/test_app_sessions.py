@@ -301,3 +301,19 @@ def test_app_bad_input_is_an_error_for_that_session(loaded, case):
     assert fragment in str(info.value), str(info.value)
     summary, *_ = loaded.predict(0.5, 4, 1, "q_proj", api_name="/tradeoff")  # the session still works
     assert "rank 4" in summary
+
+
+def test_a_room_with_bad_input_beside_it(tmp_path):
+    """Good sessions and sessions sending bad input at once, on a fresh server (benchmarks/workshop.py's
+    'bad' scenario, small): no good session fails, every bad one gets its own message."""
+    from benchmarks import workshop
+
+    out = tmp_path / "workshop.json"
+    workshop.main(["--scenario", "bad", "--sessions", "4", "--model", "tiny-llama", "--records", "20",
+                   "--samples", "8", "--ttl", "4", "--out", str(out)])
+    (run,) = json.loads(out.read_text())["scenarios"]
+    assert run["failed_good_sessions"] == 0 and len(run["per_session"]) == 4
+    assert all(b["got_its_message"] for b in run["bad_sessions"]), run["bad_sessions"]
+    assert run["bad_with_their_message"] == len(workshop.BAD_INPUTS)
+    # The sessions' own state is gone once they expired: memory is back near where it started.
+    assert run["memory_after_mib"] < run["memory_baseline_mib"] + 64
