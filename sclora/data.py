@@ -87,7 +87,7 @@ class DataValidationError(SCLoRAError):
 
 def _one_line(text: str) -> str:
     """A message line: control characters and line separators (a file name may hold them) escaped."""
-    return re.sub("[\x00-\x1f\x7f-\x9f\u2028\u2029]", lambda m: repr(m.group())[1:-1], text)
+    return _LINE_BREAKING.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 @dataclass
