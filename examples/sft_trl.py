@@ -106,6 +106,7 @@ def run(args) -> Path:
         save_strategy="steps", save_steps=args.save_steps or args.steps, logging_steps=max(1, args.steps // 10),
         max_length=args.max_length, bf16=bf16, fp16=False, gradient_checkpointing=False, report_to="none",
         seed=args.seed, data_seed=args.seed, dataloader_num_workers=0, use_cpu=not torch.cuda.is_available(),
+        ddp_find_unused_parameters=False,  # every LoRA matrix takes part in every step
     )
     trainer = SFTTrainer(model=peft_model, args=training,
                          train_dataset=Dataset.from_list(training_records(sets["finetune"], tokenizer)),
