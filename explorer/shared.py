@@ -51,6 +51,11 @@ RESULTS = ResultCache(results_dir(), max_memory_bytes=_megabytes("SCLORA_RESULTS
                       max_disk_bytes=_megabytes("SCLORA_RESULTS_DISK_MB", 20_000),
                       work=WorkQueue(int(os.environ.get("SCLORA_HEAVY_JOBS", "1"))))
 
+# Python objects that are cheap to rebuild and have no file format of their own (the bundled sets, read and
+# tokenized): memory only, still one computation per key when a room asks at once.
+MEMORY = ResultCache(None, max_memory_bytes=_megabytes("SCLORA_RESULTS_MEMORY_MB", 2048) // 8)
+OBJECT = Codec("", save=None, load=None, nbytes=lambda value: 8 << 20)  # a rough size: these are few and small
+
 STATISTICS = Codec(".safetensors", save=lambda stats, path: save_statistics(stats, path),
                    load=lambda path: load_statistics(path), nbytes=lambda stats: stats.nbytes())
 TABLE = Codec(".parquet", save=lambda table, path: table.to_parquet(path, index=False),
@@ -139,6 +144,11 @@ def _picklable(progress):
 
 
 # ---------------------------------------------------------------------- the shared stages
+
+
+def memoized(kind: str, fields: dict, compute):
+    """``compute()`` once per key for the whole server, in memory (see MEMORY)."""
+    return MEMORY.get_or_compute(kind, fields, OBJECT, lambda report, stop: compute(), heavy=False)
 
 
 def statistics(model_name: str, data, progress=None, should_stop=None, wait: bool = True):

@@ -15,7 +15,7 @@ from sclora.compare import examples_from, prepare_data
 from sclora.data import BUNDLED_DATASETS, DataValidationError, load_examples, tokenize_example
 from sclora.errors import SCLoRAError, check
 
-from .. import engine
+from .. import engine, shared
 from ..common import bullet_list, session_for, teaching, user_error
 from ..session import Session
 
@@ -89,14 +89,23 @@ def load(session: Session, model_choice: str, finetune_spec: str, preserve_spec:
     model_name = engine.check_model_name(model_choice)
     max_samples, max_length, max_records = int(max_samples), int(max_length), int(max_records or 0)
     _, tokenizer = engine.get_model(model_name)
-    sets, data = read_and_prepare(model_name, finetune_spec, preserve_spec, max_samples, max_length, max_records)
+    def read() -> tuple[dict, object, dict]:
+        sets, data = read_and_prepare(model_name, finetune_spec, preserve_spec, max_samples, max_length, max_records)
+        return sets, data, {role: token_lengths(ex, tokenizer) for role, ex in sets.items()}
+
+    if all(spec in BUNDLED_DATASETS and not os.path.exists(spec) for spec in (finetune_spec, preserve_spec)):
+        # The bundled sets never change: a room loading the defaults reads and tokenizes them once.
+        fields = {"model": model_name, "sets": [finetune_spec, preserve_spec], "samples": max_samples,
+                  "length": max_length, "records": max_records}
+        sets, data, lengths = shared.memoized("bundled_data", fields, read)
+    else:
+        sets, data, lengths = read()
     changed = (session.model_name != model_name or session.data is None or session.max_length != max_length
                or session.data.finetune_ids != data.finetune_ids or session.data.preserve_ids != data.preserve_ids)
     if changed:
         session.reset_data()
     session.model_name, session.max_length = model_name, max_length
     session.finetune, session.preserve, session.data = sets["fine-tune"], sets["preserve"], data
-    lengths = {role: token_lengths(ex, tokenizer) for role, ex in sets.items()}
     lines = [f"**Model:** {engine.model_label(model_name)}"
              + ("" if changed else " (data unchanged: statistics and runs kept)")]
     splits = {"fine-tune": (data.finetune_train, data.finetune_heldout, data.finetune_ids, data.finetune_metric),
