@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 
 import gradio as gr
@@ -56,7 +57,8 @@ def while_preparing(work, progress=None, interval_s: float = 1.0):
         finally:
             finished.set()
 
-    threading.Thread(target=run, name="sclora-request", daemon=True).start()
+    # With the request's context variables (Gradio's request, ZeroGPU's quota) in the worker thread.
+    threading.Thread(target=contextvars.copy_context().run, args=(run,), name="sclora-request", daemon=True).start()
     while not finished.wait(interval_s):
         done, total, desc = state
         if progress is not None:

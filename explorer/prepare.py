@@ -21,7 +21,8 @@ _status = {"state": "idle", "error": None}
 
 
 def enabled() -> bool:
-    return os.environ.get("SCLORA_PREPARE", "1") != "0"
+    """On by default; off with SCLORA_PREPARE=0, and by default on ZeroGPU, where GPU time belongs to requests."""
+    return os.environ.get("SCLORA_PREPARE", "0" if engine.gpu_out_of_process() else "1") != "0"
 
 
 def prepare_defaults(model_name: str | None = None) -> None:

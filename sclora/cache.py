@@ -14,6 +14,7 @@ turns through a :class:`WorkQueue`. Cached values are shared: callers must treat
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import os
@@ -249,7 +250,9 @@ class ResultCache:
                 flight = self._flights[key] = _Flight()
             index = flight.join(should_stop)
         if owner:  # the disk is read in the flight's thread too: one reader per key
-            threading.Thread(target=self._run, args=(kind, key, codec, compute, flight, heavy),
+            # The first caller's context variables go along (a web framework's request context, for example).
+            context = contextvars.copy_context()
+            threading.Thread(target=context.run, args=(self._run, kind, key, codec, compute, flight, heavy),
                              name=f"sclora-{kind}", daemon=True).start()
         return None, (flight, index)
 

@@ -188,3 +188,12 @@ def test_a_light_result_does_not_wait_for_heavy_work(tmp_path):
     started = time.monotonic()
     assert cache.get_or_compute("light", {}, JSON, slow(2, 0.0), heavy=False) == 2
     assert time.monotonic() - started < 1.5
+
+
+def test_the_computation_sees_the_first_callers_context_variables(tmp_path):
+    import contextvars
+
+    request = contextvars.ContextVar("request", default=None)
+    request.set("user-1")
+    seen = ResultCache(tmp_path).get_or_compute("thing", {"x": 8}, JSON, lambda report, stop: request.get())
+    assert seen == "user-1"
