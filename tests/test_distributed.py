@@ -73,3 +73,44 @@ def test_fewer_samples_than_processes_is_a_clear_error(tmp_path):
     assert "fewer than the 2 processes" in run.stderr
     assert not (tmp_path / "x.safetensors").exists()
 
+
+
+WORKER = '''
+import sys, torch, torch.distributed as dist
+from peft import LoraConfig
+from safetensors.torch import save_file
+from sclora import get_sclora_model
+from sclora.distributed import init_from_environment, finish
+from sclora.models import tiny_model
+
+init_from_environment()
+g = torch.Generator().manual_seed(0)
+ids = [torch.randint(5, 250, (int(n),), generator=g).tolist() for n in torch.randint(4, 20, (22,), generator=g)]
+model, _ = tiny_model("tiny-llama")
+peft_model = get_sclora_model(model, LoraConfig(r=4, lora_alpha=4, task_type="CAUSAL_LM"),
+                              finetune=ids[:12], preserve=ids[12:], beta=0.5)
+tag = f"rank{dist.get_rank()}" if dist.is_initialized() else "single"
+save_file({k: v.contiguous() for k, v in peft_model.sclora_initial_adapter.items()}, f"{sys.argv[1]}/{tag}.safetensors")
+finish()
+'''
+
+
+def test_get_sclora_model_under_torchrun_gives_every_rank_the_one_process_adapter(tmp_path):
+    from safetensors.torch import load_file
+
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    single = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, env=env,
+                            timeout=240)
+    assert single.returncode == 0, single.stderr[-3000:]
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                          str(script), str(tmp_path)], capture_output=True, text=True, env=env, timeout=240)
+    assert run.returncode == 0, run.stderr[-3000:]
+    ref = load_file(str(tmp_path / "single.safetensors"))
+    ranks = [load_file(str(tmp_path / f"rank{r}.safetensors")) for r in (0, 1)]
+    for key, value in ref.items():
+        assert torch.equal(ranks[0][key], ranks[1][key]), key  # both ranks start from the same adapter
+        if ".lora_B." in key:  # B = Q: compare the subspaces through projectors
+            a, b = ranks[0][key].double(), value.double()
+            assert (a @ a.T - b @ b.T).abs().max().item() < 1e-5, key
