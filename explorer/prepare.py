@@ -1,7 +1,8 @@
 """The default walkthrough, prepared ahead: a room that arrives together finds it computed.
 
 When the server starts, a background thread loads the default data (tab 1's defaults), then computes
-their statistics, the β grid and the base model's evaluation through ``explorer.shared``, so they are
+their statistics, the β grid, the principal angles of the module the β tab opens on and the base model's
+evaluation through ``explorer.shared``, so they are
 kept on disk too: after a restart they are read back, not computed. A session that asks for them
 meanwhile joins the computation and sees how far it is ("Preparing … x %"). ``SCLORA_PREPARE=0``
 turns this off.
@@ -15,7 +16,7 @@ import threading
 from sclora.errors import SCLoRAError
 
 from . import engine, shared
-from .tabs import covariances, data, finetune
+from .tabs import covariances, data, finetune, subspace
 
 _status = {"state": "idle", "error": None}
 
@@ -34,6 +35,11 @@ def prepare_defaults(model_name: str | None = None) -> None:
                                             data.DEFAULT_SAMPLES, data.DEFAULT_LENGTH)
         stats = shared.statistics(model_name, prepared)
         shared.sweep(model_name, prepared, stats, covariances.SWEEP_BETAS, covariances.sweep_ranks(stats))
+        # The β tab's first view: principal angles for the module it opens on (middle layer, first kind).
+        layers = sorted({m.layer for m in stats.modules})
+        first = next(m for m in stats.modules if m.layer == layers[len(layers) // 2] and m.kind == stats.modules[0].kind)
+        for method, side in subspace.ANGLE_METHODS.items():
+            shared.output_directions(model_name, prepared, first.name, method, side, subspace.CORDA_ANGLE_SAMPLES)
         settings = {"max_length": data.DEFAULT_LENGTH, "batch_size": finetune.DEFAULT_BATCH,
                     "max_eval": finetune.DEFAULT_MAX_EVAL}
         shared.base_evaluation(model_name, prepared, settings)

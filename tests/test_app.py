@@ -306,3 +306,17 @@ def test_identical_runs_are_shared_not_trained_again(trained, monkeypatch):
     monkeypatch.undo()
     events = [e for e, _ in finetune.run_plan(other, ["lora"], "", "1e-3", 3, 4, 4, 1)]
     assert [e[0] for e in events].count("step") == 3
+
+
+def test_the_server_prepares_the_default_walkthrough_and_sessions_reuse_it():
+    from explorer import prepare
+
+    prepare.prepare_defaults(MODEL)
+    assert prepare.status() == {"state": "done", "error": None}
+    computed = shared.RESULTS.computed
+    session = STORE.get(None)
+    data.load(session, MODEL, data.DEFAULT_FINETUNE, data.DEFAULT_PRESERVE, data.DEFAULT_SAMPLES, data.DEFAULT_LENGTH)
+    covariances.compute(session)
+    out = subspace.update(session, 0.9, covariances.DEFAULT_RANK, None, None)
+    assert "β = 0.9" in out["summary"] and len(out["angles"].data) == 4
+    assert shared.RESULTS.computed == computed  # statistics, β grid and angles: all prepared
