@@ -326,8 +326,9 @@ def readme_block(data: dict) -> str:
                       f"{s['answer_max_s']:.1f} s at most; a new client connected in "
                       f"{s['connect_while_computing_s']:.1f} s."]
         for s in (s for s in runs if s["scenario"] == "bad"):
-            lines += ["", f"With bad input: {s['sessions']} default sessions and {len(s['bad_sessions'])} sessions sending "
-                      f"bad input ({'; '.join(b['sent'] for b in s['bad_sessions'])}) at once: "
+            lines += ["", f"With bad input: on a server whose defaults were computed, {s['sessions']} default sessions and "
+                      f"{len(s['bad_sessions'])} sessions sending bad input "
+                      f"({'; '.join(b['sent'] for b in s['bad_sessions'])}) at once: "
                       f"{s['failed_good_sessions']} good sessions failed, {s['bad_with_their_message']} of "
                       f"{len(s['bad_sessions'])} bad ones got their message; last β tab after {s['last_beta_tab_s']:.1f} s. "
                       f"Server memory {s['memory_baseline_mib']:,.0f} MiB before (shared results held), "
@@ -337,6 +338,13 @@ def readme_block(data: dict) -> str:
         lines += ["", f"Machine: {machine_line({'machine': last['machine'], 'versions': data.get('versions', {})})}; "
                   f"{commit_line(last)}; {last['date'][:10]}.", ""]
     return "\n".join(lines + [END])
+
+
+def write_readme(readme: Path, data: dict) -> None:
+    from .report import rewrite_block
+
+    readme.write_text(rewrite_block(readme.read_text(encoding="utf-8"), readme_block(data), START, END),
+                      encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -354,8 +362,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--readme", type=Path, default=None,
                         help="README whose workshop block to rewrite (default: README.md when --out is the default)")
+    parser.add_argument("--render", action="store_true", help="only rewrite the README block from the JSON")
     args = parser.parse_args(argv)
     readme = args.readme or (ROOT / "README.md" if args.out == OUT else None)
+    if args.render:
+        write_readme(readme, json.loads(args.out.read_text()))
+        return
     if args.sessions < 1:
         parser.error("--sessions must be at least 1")
     plan = ([("alone", 1), ("room", 1), ("room", 4), ("room", 16), ("mixed", 4), ("bad", 16)] if args.all
@@ -371,10 +383,7 @@ def main(argv: list[str] | None = None) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(data, indent=2) + "\n")
     if readme is not None:
-        from .report import rewrite_block
-
-        readme.write_text(rewrite_block(readme.read_text(encoding="utf-8"), readme_block(data), START, END),
-                          encoding="utf-8")
+        write_readme(readme, data)
     for r in data["ratios"]:
         print(f"{r['model']}: {r['sessions']} session(s): last β tab {r['last_beta_tab_s']:.1f} s, "
               f"{r['ratio']:.2f}× one session alone ({r['alone_s']:.1f} s)")
