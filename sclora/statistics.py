@@ -86,16 +86,19 @@ class Statistics:
         """Give the weights needed to derive output covariances of input-side groups."""
         self._model = model
 
-    def augmented_weight(self, name: str) -> torch.Tensor:
-        """[W0 | b] as float64 (d_out, d_in + 1), from the attached (or re-loaded) model."""
+    def augmented_weight(self, name: str, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """[W0 | b] (d_out, d_in + 1), float64 unless asked, from the attached (or re-loaded) model."""
         if self._model is None:
             from .models import load_model
 
             self._model, _ = load_model(self.model_name, device="cpu")
-        module = dict(self._model.named_modules()).get(name)
+        try:
+            module = self._model.get_submodule(name)
+        except AttributeError:
+            module = None
         check(module is not None, f"Module {name!r} is not in model {self.model_name!r}.")
-        w = weight_matrix(module).detach().to("cpu", torch.float64)
-        b = module.bias.detach().to("cpu", torch.float64) if module.bias is not None else torch.zeros(w.shape[0], dtype=torch.float64)
+        w = weight_matrix(module).detach().to("cpu", dtype)
+        b = module.bias.detach().to("cpu", dtype) if module.bias is not None else torch.zeros(w.shape[0], dtype=dtype)
         return torch.cat([w, b[:, None]], dim=1)
 
     def factor(self, key: str, side: str) -> torch.Tensor | None:
@@ -111,13 +114,13 @@ class Statistics:
         group = self.group_of(name)
         return self._covariance(group.key, side) if group.stored == "input" else None
 
-    def output_factor(self, name: str, side: str) -> torch.Tensor | None:
+    def output_factor(self, name: str, side: str, dtype: torch.dtype = torch.float64) -> torch.Tensor | None:
         """Y (N × d_out) with C_out = YᵀY, when the statistic is stored as samples, else None."""
         group = self.group_of(name)
         f = self.factor(group.key if group.stored == "input" else name, side)
         if f is None or group.stored == "output":
-            return f
-        return f @ self.augmented_weight(name).T
+            return None if f is None else f.to(dtype)
+        return f.to(dtype) @ self.augmented_weight(name, dtype).T
 
     def output_covariance(self, name: str, side: str) -> torch.Tensor:
         """C± of the module's outputs, (d_out, d_out) float64, exact."""

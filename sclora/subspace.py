@@ -75,16 +75,9 @@ def reduce_covariances(stats: Statistics, name: str, rtol: float | None = None) 
     """
     group = stats.group_of(name)
     d_out = stats.module(name).d_out
+    if rtol is not None and (reduced := _reduce_resolvable(stats, name, d_out, rtol)) is not None:
+        return reduced
     yf, yp = stats.output_factor(name, "finetune"), stats.output_factor(name, "preserve")
-    if rtol is not None and yf is not None and yp is not None:
-        # Each set's significant right singular vectors, from its small N × N Gram matrix.
-        rows = torch.cat([_significant_directions(yf, rtol), _significant_directions(yp, rtol)])
-        if rows.shape[0] < d_out:
-            basis = torch.linalg.qr(rows.T)[0]
-            zf, zp = yf @ basis, yp @ basis
-            pf, pp = zf.T @ zf, zp.T @ zp
-            pf, pp = (pf + pf.T) / 2, (pp + pp.T) / 2
-            return ReducedCovariances(basis, pf, pp, float((yf * yf).sum()), float((yp * yp).sum()))
     if yf is not None and yp is not None and yf.shape[0] + yp.shape[0] < d_out:
         # Yᵀ = [Y+ᵀ | Y−ᵀ] = basis·R, so C+ = basis·R+·R+ᵀ·basisᵀ (likewise C−), exactly.
         basis, r = torch.linalg.qr(torch.cat([yf, yp]).T)
@@ -102,6 +95,26 @@ def reduce_covariances(stats: Statistics, name: str, rtol: float | None = None) 
         basis, pf, pp = None, stats.output_covariance(name, "finetune"), stats.output_covariance(name, "preserve")
     pf, pp = (pf + pf.T) / 2, (pp + pp.T) / 2  # exact symmetry for eigh
     return ReducedCovariances(basis, pf, pp, float(pf.trace()), float(pp.trace()))
+
+
+def _reduce_resolvable(stats: Statistics, name: str, d_out: int, rtol: float) -> ReducedCovariances | None:
+    """C± in float32, in the basis of the directions of C+ and C− above ``rtol`` of each one's largest;
+    None when the statistics are not stored as samples or that basis would not be smaller than d_out.
+
+    Everything here is float32: the basis only serves float32 solves, which could not resolve what is dropped.
+    """
+    yf, yp = stats.output_factor(name, "finetune", torch.float32), stats.output_factor(name, "preserve", torch.float32)
+    if yf is None or yp is None or d_out <= max(yf.shape[0], yp.shape[0]):
+        return None
+    # Each set's significant right singular vectors, from its small N × N Gram matrix.
+    rows = torch.cat([_significant_directions(yf, rtol), _significant_directions(yp, rtol)])
+    if rows.shape[0] >= d_out:
+        return None
+    basis = torch.linalg.qr(rows.T)[0]
+    zf, zp = yf @ basis, yp @ basis
+    pf, pp = zf.T @ zf, zp.T @ zp
+    return ReducedCovariances(basis, (pf + pf.T) / 2, (pp + pp.T) / 2, float((yf * yf).sum(dtype=torch.float64)),
+                              float((yp * yp).sum(dtype=torch.float64)))
 
 
 def _significant_directions(y: torch.Tensor, rtol: float) -> torch.Tensor:
@@ -243,7 +256,6 @@ def tradeoff(
     modules: list[str] | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     dtype: torch.dtype = torch.float64,
-    workers: int | None = None,
 ) -> pd.DataFrame:
     """β sweep over modules: one row per (module, β, rank) with energies and the reward.
 
@@ -254,9 +266,8 @@ def tradeoff(
 
     ``dtype=torch.float32`` solves in single precision, in the basis of the directions float32 can resolve
     (``FLOAT32_RTOL``): several times faster, for tables that are only plotted (subspaces an adapter
-    starts from always come from :func:`sclora_subspace`, in float64).
-    Modules are solved in parallel, ``workers`` at a time (default: torch's thread count); on a GPU
-    each module's β values go to the device as one batched eigensolve.
+    starts from always come from :func:`sclora_subspace`, in float64). On a GPU each module's β values
+    go to the device as one batched eigensolve.
     """
     betas = [float(b) for b in betas]
     ranks = sorted({rank} if isinstance(rank, int) and not isinstance(rank, bool) else set(rank))
@@ -280,22 +291,11 @@ def tradeoff(
         reduced = reduce_covariances(stats, name, rtol)
         return _sweep_module(reduced, stats.module(name).d_out, betas, top, picks, dtype, device)
 
-    workers = max(1, int(workers or torch.get_num_threads()))
     results: dict[str, dict[str, torch.Tensor]] = {}
-    if workers == 1 or len(names) == 1 or device.type == "cuda":
-        for i, name in enumerate(names):
-            results[name] = one_module(name)
-            if progress is not None:
-                progress(i + 1, len(names), "β sweep")
-    else:  # LAPACK releases the GIL: independent modules use every core
-        from concurrent.futures import ThreadPoolExecutor, as_completed
-
-        with ThreadPoolExecutor(workers, thread_name_prefix="sclora-sweep") as pool:
-            futures = {pool.submit(one_module, name): name for name in names}
-            for i, future in enumerate(as_completed(futures)):
-                results[futures[future]] = future.result()
-                if progress is not None:
-                    progress(i + 1, len(names), "β sweep")
+    for i, name in enumerate(names):  # each solve already uses every core (LAPACK's threads)
+        results[name] = one_module(name)
+        if progress is not None:
+            progress(i + 1, len(names), "β sweep")
     return _sweep_table(stats, names, betas, ranks, results)
 
 
@@ -305,12 +305,9 @@ def _sweep_module(reduced: ReducedCovariances, d_out: int, betas: list[float], t
     pf, pp = reduced.finetune.to(device, dtype), reduced.preserve.to(device, dtype)
     both = torch.cat([pf, pp])  # (2k, k): both energies from one product
     traces = torch.tensor([reduced.finetune_trace or 1.0, reduced.preserve_trace or 1.0], dtype=torch.float64)
-    deltas = [(1.0 - b) * pf - b * pp for b in betas]
-    if device.type == "cuda":  # one batched solve per module on the device
-        values_all, vectors_all = torch.linalg.eigh(torch.stack(deltas))
-        solved = [(values_all[i].flip(0), vectors_all[i].flip(1)) for i in range(len(betas))]
-    else:  # batched eigh on the CPU is slower than one call per matrix
-        solved = [_eigh_descending(d) for d in deltas]
+    weights = torch.tensor(betas, dtype=dtype, device=device)[:, None, None]
+    values_all, vectors_all = torch.linalg.eigh((1.0 - weights) * pf - weights * pp)  # every β in one batched solve
+    solved = [(values_all[i].flip(0), vectors_all[i].flip(1)) for i in range(len(betas))]
     k = pf.shape[0]
     out = {"finetune_energy": [], "preserve_energy": [], "reward": []}
     for values, vectors in solved:

@@ -150,15 +150,16 @@ def test_principal_angles():
 def test_float32_sweep_matches_float64_where_the_subspace_is_unique(stats):
     """The app's plotted β table (float32, directions below float32's resolution dropped) against float64."""
     betas, ranks = [0.1, 0.5, 0.9], [1, 2, 4, 8]
-    exact = tradeoff(stats, ranks, betas, workers=1)
-    fast = tradeoff(stats, ranks, betas, dtype=torch.float32, workers=2)
+    exact = tradeoff(stats, ranks, betas)
+    fast = tradeoff(stats, ranks, betas, dtype=torch.float32)
     assert list(fast.columns) == list(exact.columns) and len(fast) == len(exact)
     assert (fast.module == exact.module).all() and (fast["rank"] == exact["rank"]).all()
     for column in ("finetune_energy", "preserve_energy"):
         assert (fast[column] - exact[column]).abs().max() < 1e-4
     scale = exact.groupby("module").reward.transform(lambda r: r.abs().max())
     assert ((fast.reward - exact.reward).abs() / scale).max() < 1e-4
-    assert (fast.finetune_trace - exact.finetune_trace).abs().max() < 1e-9 * exact.finetune_trace.max()
+    for column in ("finetune_trace", "preserve_trace"):  # from float32 factors: float32's resolution
+        assert ((fast[column] - exact[column]).abs() / exact[column]).max() < 1e-5
 
 
 def test_float32_reduction_keeps_only_resolvable_directions(stats):
@@ -172,4 +173,4 @@ def test_float32_reduction_keeps_only_resolvable_directions(stats):
         kept = float((small.finetune if side == "finetune" else small.preserve).trace())
         assert trace - kept <= 1e-5 * trace
         dense = stats.output_covariance(name, side)
-        assert trace == pytest.approx(float(dense.trace()), rel=1e-12)
+        assert trace == pytest.approx(float(dense.trace()), rel=1e-5)  # summed from float32 factors
