@@ -1,6 +1,6 @@
 """Every speed and memory figure the README states, measured in one run: ``make bench``.
 
-    python -m benchmarks.run                             # bundled model, every measurement (25-30 min, 2 cores)
+    python -m benchmarks.run                             # bundled model, every measurement (run it alone)
     python -m benchmarks.run --only covariance,sweep     # some of them (merged into an earlier run's JSON)
     python -m benchmarks.run --quick                     # tiny model, seconds: checks the machinery
 
