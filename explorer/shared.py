@@ -173,6 +173,26 @@ def attached(stats, model_name: str):
     return dataclasses.replace(stats, _model=model)
 
 
+@contextmanager
+def one_thread_off_the_main_thread():
+    """One intra-op thread while eigensolves run in a worker thread, then the count is restored.
+
+    torch's CPU eigensolver runs several times slower in a thread other than the main one when it may use
+    several threads than with one (the β table takes about twice as long). Heavy work takes turns
+    (``RESULTS.work``), so the process-wide count drops only while one table is solved; light requests
+    running meanwhile are slower for that long, not wrong.
+    """
+    before = torch.get_num_threads()
+    if threading.current_thread() is threading.main_thread() or before == 1 or torch.cuda.is_available():
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def sweep(model_name: str, data, stats, betas: list[float], ranks: list[int], progress=None, should_stop=None,
           wait: bool = True):
     """The β table (every rank in ``ranks``) for ``betas``: computed once per server.
@@ -180,7 +200,8 @@ def sweep(model_name: str, data, stats, betas: list[float], ranks: list[int], pr
     ``wait=False`` only makes sure it is computed or being computed (and returns None).
     """
     def compute(report, stop):
-        return tradeoff(attached(stats, model_name), ranks, betas, progress=report, dtype=SWEEP_DTYPE)
+        with one_thread_off_the_main_thread():
+            return tradeoff(attached(stats, model_name), ranks, betas, progress=report, dtype=SWEEP_DTYPE)
 
     fields = sweep_fields(model_name, data, betas, ranks)
     if not wait:

@@ -320,3 +320,22 @@ def test_the_server_prepares_the_default_walkthrough_and_sessions_reuse_it():
     out = subspace.update(session, 0.9, covariances.DEFAULT_RANK, None, None)
     assert "β = 0.9" in out["summary"] and len(out["angles"].data) == 4
     assert shared.RESULTS.computed == computed  # statistics, β grid and angles: all prepared
+
+
+def test_eigensolves_in_a_worker_thread_use_one_thread_and_restore_the_count():
+    import torch
+
+    seen = []
+
+    def work():
+        with shared.one_thread_off_the_main_thread():
+            seen.append(torch.get_num_threads())
+        seen.append(torch.get_num_threads())
+
+    before = torch.get_num_threads()
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join()
+    assert seen == [1 if before > 1 else before, before] and torch.get_num_threads() == before
+    with shared.one_thread_off_the_main_thread():  # the main thread keeps every thread
+        assert torch.get_num_threads() == before
