@@ -137,7 +137,7 @@ def bad_session(url: str, kind: int, default: dict) -> dict:
             client.predict(default["model"], "math", None, "knowledge", None, *args, api_name="/load_data")
             client.predict(1.5 if kind == 1 else 0.9, 0 if kind == 2 else 8, None, None, api_name="/tradeoff")
             message = "accepted"
-    except Exception as exc:  # the app's error for this session
+    except Exception as exc:  # the app's error for the sending session
         message = str(exc)
     return {"sent": what, "message": message[:300], "got_its_message": expected.lower() in message.lower()}
 

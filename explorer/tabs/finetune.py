@@ -172,7 +172,7 @@ def run_plan(session: Session, methods, betas_text: str, lrs_text: str, steps: i
     def keep(record: RunRecord) -> None:
         session.runs[record.label] = record
 
-    # Runs someone finished with identical data and settings are shared (copied into this session).
+    # Runs someone finished with identical data and settings are shared (copied into the asking session).
     to_train = []
     for method, beta, lr in plan:
         record = shared.cached_run(session.model_name, session.data, method, beta, lr, settings,
