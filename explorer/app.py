@@ -34,7 +34,7 @@ def build_app(model_name: str = "bundled") -> gr.Blocks:
             "Knowledge-preserving LoRA initialisation ([arXiv 2505.23724](https://arxiv.org/abs/2505.23724)): "
             f"started with **{engine.model_label()}**. Work through the tabs from left to right."
         )
-        # Holds only this session's key: the data, statistics and runs live in explorer.session.STORE,
+        # Holds only the browser session's key: the data, statistics and runs live in explorer.session.STORE,
         # which drops a session when its tab closes (delete_callback) or after SCLORA_SESSION_TTL idle seconds.
         state = gr.State(None, delete_callback=STORE.drop)
         STORE.start_reaper()

@@ -146,6 +146,14 @@ def _picklable(progress):
 # ---------------------------------------------------------------------- the shared stages
 
 
+def _shared(kind: str, fields: dict, codec: Codec, compute, progress, should_stop, wait: bool):
+    """The shared result, waiting for it; or, with ``wait=False``, only making sure it is being computed (None)."""
+    if not wait:
+        RESULTS.start(kind, fields, codec, compute)
+        return None
+    return RESULTS.get_or_compute(kind, fields, codec, compute, progress=progress, should_stop=should_stop)
+
+
 def memoized(kind: str, fields: dict, compute):
     """``compute()`` once per key for the whole server, in memory (see MEMORY)."""
     return MEMORY.get_or_compute(kind, fields, OBJECT, lambda report, stop: compute(), heavy=False)
@@ -159,12 +167,7 @@ def statistics(model_name: str, data, progress=None, should_stop=None, wait: boo
         with crossing_stop(stop) as stop_check:
             return collect(model_name, data.finetune_ids, data.preserve_ids, _picklable(report), stop_check)
 
-    fields = statistics_fields(model_name, data)
-    if not wait:
-        RESULTS.start("statistics", fields, STATISTICS, compute)
-        return None
-    return RESULTS.get_or_compute("statistics", fields, STATISTICS, compute, progress=progress,
-                                  should_stop=should_stop)
+    return _shared("statistics", statistics_fields(model_name, data), STATISTICS, compute, progress, should_stop, wait)
 
 
 def attached(stats, model_name: str):
@@ -203,11 +206,7 @@ def sweep(model_name: str, data, stats, betas: list[float], ranks: list[int], pr
         with one_thread_off_the_main_thread():
             return tradeoff(attached(stats, model_name), ranks, betas, progress=report, dtype=SWEEP_DTYPE)
 
-    fields = sweep_fields(model_name, data, betas, ranks)
-    if not wait:
-        RESULTS.start("sweep", fields, TABLE, compute)
-        return None
-    return RESULTS.get_or_compute("sweep", fields, TABLE, compute, progress=progress, should_stop=should_stop)
+    return _shared("sweep", sweep_fields(model_name, data, betas, ranks), TABLE, compute, progress, should_stop, wait)
 
 
 def output_directions(model_name: str, data, name: str, method: str, samples_side: str | None, samples: int,

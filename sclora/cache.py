@@ -72,14 +72,6 @@ class WorkQueue:
         """Context manager: wait for a free slot (reporting the place in line), hold it inside."""
         return _Turn(self, progress, should_stop, poll_s)
 
-    @property
-    def running(self) -> int:
-        return self._running
-
-    @property
-    def waiting(self) -> int:
-        return len(self._waiting)
-
 
 class _Turn:
     def __init__(self, work: WorkQueue, progress, should_stop, poll_s):
@@ -145,11 +137,6 @@ class _Flight:
 
     def report(self, done: int, total: int, desc: str) -> None:
         self.state = (int(done), int(total), str(desc))
-
-    @property
-    def fraction(self) -> float:
-        done, total, _ = self.state
-        return done / total if total else 0.0
 
 
 def _ALWAYS_STOPPED() -> bool:

@@ -284,16 +284,11 @@ def tradeoff(
         check(top <= info.d_out, f"rank {top} is larger than the output size {info.d_out} of {name}.")
     picks = torch.tensor(ranks) - 1
     device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
-
     rtol = FLOAT32_RTOL if dtype == torch.float32 else None
-
-    def one_module(name: str) -> dict[str, torch.Tensor]:
-        reduced = reduce_covariances(stats, name, rtol)
-        return _sweep_module(reduced, stats.module(name).d_out, betas, top, picks, dtype, device)
-
     results: dict[str, dict[str, torch.Tensor]] = {}
     for i, name in enumerate(names):  # each solve already uses every core (LAPACK's threads)
-        results[name] = one_module(name)
+        results[name] = _sweep_module(reduce_covariances(stats, name, rtol), stats.module(name).d_out, betas, top,
+                                      picks, dtype, device)
         if progress is not None:
             progress(i + 1, len(names), "β sweep")
     return _sweep_table(stats, names, betas, ranks, results)
