@@ -46,28 +46,35 @@ DEFAULT_MAX_EVAL = 64
 
 
 @torch.no_grad()
-def tokenized_loss(model, tokenized, *, batch_size: int = 8, pad_id: int = 0) -> tuple[float, int]:
-    """Mean token loss over the labelled tokens of ``tokenized`` (a ``TokenizedExamples``), and their count."""
+def example_losses(model, tokenized, *, batch_size: int = 8, pad_id: int = 0) -> list[tuple[float, int]]:
+    """Summed token loss and labelled-token count of every sample of ``tokenized``, in its order."""
     check(isinstance(batch_size, int) and batch_size >= 1, f"Parameter 'batch_size' must be >= 1, got {batch_size!r}.")
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    total, count = 0.0, 0
+    out: list[tuple[float, int]] = [(0.0, 0)] * len(tokenized.input_ids)
     try:
-        # Sort by length so batches pad little; the sum does not depend on the order.
+        # Sort by length so batches pad little; each sample's loss does not depend on its batch.
         order = sorted(range(len(tokenized.input_ids)), key=lambda i: len(tokenized.input_ids[i]))
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
             ids, mask, lab = pad_batch([tokenized.input_ids[i] for i in chunk], [tokenized.labels[i] for i in chunk],
                                        pad_id)
             with autocast_context(device):
-                loss_sum, n = token_loss_sum(model, ids.to(device), mask.to(device), lab.to(device))
-            total += float(loss_sum)
-            count += n
+                sums, counts = token_loss_sum(model, ids.to(device), mask.to(device), lab.to(device), per_sample=True)
+            for i, loss_sum, n in zip(chunk, sums.tolist(), counts.tolist()):
+                out[i] = (loss_sum, n)
     finally:
         model.train(was_training)
+    return out
+
+
+def tokenized_loss(model, tokenized, *, batch_size: int = 8, pad_id: int = 0) -> tuple[float, int]:
+    """Mean token loss over the labelled tokens of ``tokenized`` (a ``TokenizedExamples``), and their count."""
+    losses = example_losses(model, tokenized, batch_size=batch_size, pad_id=pad_id)
+    count = sum(n for _, n in losses)
     check(count > 0, "The held-out set has no response tokens to score: check its response field.")
-    return total / count, count
+    return sum(s for s, _ in losses) / count, count
 
 
 def heldout_loss(model, tokenizer, examples, *, max_length: int = 256, batch_size: int = 8) -> dict:
@@ -145,4 +152,87 @@ def forgetting(before: dict, after: dict) -> dict:
     out = {"preserve_loss_change": after["preserve_loss"] - before["preserve_loss"]}
     b, a = before.get("preserve_accuracy"), after.get("preserve_accuracy")
     out["preserve_accuracy_change"] = None if a is None or b is None else a - b
+    return out
+
+
+# --------------------------------------------------------------------------- multiple choice
+
+
+def _choice_tokens(tokenizer, question: str, choice: str) -> tuple[list[int], list[int]]:
+    """(prompt ids, answer ids) of ``choice`` after ``question``, formatted as in training.
+
+    The answer's ids are those the formatted prompt + answer text adds to the prompt (no end-of-turn
+    tokens), so every choice is scored on its own words only.
+    """
+    from .data import _common_prefix, _ids, format_example, has_chat_template
+
+    prompt, _ = format_example({"prompt": question, "response": choice}, tokenizer)
+    special = not has_chat_template(tokenizer)
+    prompt_ids = _ids(tokenizer, prompt, special)
+    with_answer = _ids(tokenizer, prompt + (choice if has_chat_template(tokenizer) else f" {choice}"), special)
+    n = _common_prefix(prompt_ids, with_answer)
+    return prompt_ids[:n], with_answer[n:]
+
+
+@torch.no_grad()
+def choice_logprobs(model, tokenizer, questions: list[str], choices: list[list[str]], *,
+                    batch_size: int = 16) -> list[list[tuple[float, int]]]:
+    """Summed log-probability and token count of every choice after its question.
+
+    Scored as lm-evaluation-harness scores multiple-choice tasks (ARC, MMLU): the model reads the
+    question (with the chat template, as in training) and each choice's tokens are scored after it.
+    Each question's prompt is run once and its key/value cache is shared by its choices, so a
+    question with k choices costs about one prompt plus k short answers. Length-normalised scores
+    are ``logprob / tokens``.
+    """
+    check(len(questions) == len(choices) and len(questions) > 0,
+          "choice_logprobs needs one list of choices per question, and at least one question.")
+    check(all(len(c) >= 2 for c in choices), "Every question needs at least two choices.")
+    device = next(model.parameters()).device
+    pad = _pad_id(tokenizer)
+    was_training = model.training
+    model.eval()
+    out: list[list[tuple[float, int]]] = []
+    try:
+        for start in range(0, len(questions), batch_size):
+            chunk = range(start, min(start + batch_size, len(questions)))
+            tokens = [[_choice_tokens(tokenizer, questions[i], c) for c in choices[i]] for i in chunk]
+            prompts = [t[0][0] for t in tokens]
+            check(all(p == prompts[j] for j, t in enumerate(tokens) for p, _ in t),
+                  "The choices of one question must share its prompt tokens.")
+            check(all(a for t in tokens for _, a in t), "Every choice must have at least one token.")
+            # Prompts left-padded so every prompt ends in the last column; positions count real tokens only.
+            width = max(map(len, prompts))
+            ids = torch.full((len(prompts), width), pad, dtype=torch.long)
+            mask = torch.zeros_like(ids)
+            for row, p in enumerate(prompts):
+                ids[row, width - len(p):] = torch.tensor(p)
+                mask[row, width - len(p):] = 1
+            positions = (mask.cumsum(1) - 1).clamp(min=0)
+            first = model(input_ids=ids.to(device), attention_mask=mask.to(device),
+                          position_ids=positions.to(device), use_cache=True, logits_to_keep=1)
+            counts = [len(t) for t in tokens]
+            repeat = torch.tensor(counts)
+            cache = first.cache  # one row per question -> one row per choice
+            cache.batch_select_indices(torch.repeat_interleave(torch.arange(len(prompts)), repeat).to(device))
+            answers = [a for t in tokens for _, a in t]
+            a_width = max(map(len, answers))
+            a_ids = torch.full((len(answers), a_width), pad, dtype=torch.long)
+            a_mask = torch.zeros_like(a_ids)
+            for row, a in enumerate(answers):
+                a_ids[row, : len(a)] = torch.tensor(a)
+                a_mask[row, : len(a)] = 1
+            lengths = mask.sum(1).repeat_interleave(repeat)
+            rest = model(input_ids=a_ids.to(device),
+                         attention_mask=torch.cat([mask.repeat_interleave(repeat, 0), a_mask], 1).to(device),
+                         position_ids=(lengths[:, None] + torch.arange(a_width)).to(device),
+                         cache=cache, use_cache=False)
+            # The answer's first token is predicted by the prompt's last position, the others by the answer.
+            logits = torch.cat([first.logits[:, -1:].repeat_interleave(repeat, 0), rest.logits[:, :-1]], 1).float()
+            logp = torch.log_softmax(logits, -1).gather(-1, a_ids.to(device)[..., None])[..., 0]
+            sums = (logp * a_mask.to(device)).sum(1).tolist()
+            flat = iter(zip(sums, map(len, answers)))
+            out += [[next(flat) for _ in range(n)] for n in counts]
+    finally:
+        model.train(was_training)
     return out

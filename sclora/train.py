@@ -121,14 +121,17 @@ def pad_batch(input_ids: list[list[int]], labels: list[list[int]], pad_id: int =
     return ids, mask, lab
 
 
-def token_loss_sum(model, ids, mask, labels) -> tuple[torch.Tensor, int]:
-    """Summed next-token cross-entropy over the labelled tokens, and their count."""
+def token_loss_sum(model, ids, mask, labels, per_sample: bool = False):
+    """Summed next-token cross-entropy over the labelled tokens, and their count (per sample: two tensors)."""
     logits = model(input_ids=ids, attention_mask=mask).logits  # (B, T, V)
     shift_logits = logits[:, :-1].float()
     shift_labels = labels[:, 1:]
     loss = F.cross_entropy(shift_logits.reshape(-1, shift_logits.size(-1)), shift_labels.reshape(-1),
-                           ignore_index=-100, reduction="sum")
-    return loss, int((shift_labels != -100).sum())
+                           ignore_index=-100, reduction="none").view(shift_labels.shape)
+    labelled = shift_labels != -100
+    if per_sample:
+        return loss.sum(1), labelled.sum(1)
+    return loss.sum(), int(labelled.sum())
 
 
 def autocast_context(device: torch.device):

@@ -121,3 +121,36 @@ def test_bad_metric_and_max_eval(tiny):
         answer_accuracy(model, tok, MATH, "bleu")
     with pytest.raises(SCLoRAError, match="'max_eval' must be an integer >= 1"):
         answer_accuracy(model, tok, MATH, "math", max_eval=0)
+
+
+@pytest.mark.parametrize("architecture", ["tiny-llama", "tiny-gpt2"])
+def test_choice_logprobs_equal_scoring_each_choice_alone(architecture):
+    """The shared prompt cache gives each choice the log-probability of scoring prompt + choice in one pass."""
+    from sclora.evaluate import _choice_tokens, choice_logprobs
+
+    model, tok = tiny_model(architecture)
+    questions = ["What is the capital of France?", "Name a colour?", "Which number is the largest?"]
+    choices = [["Paris", "Berlin", "New Delhi", "Rome"], ["red", "a very dark shade of blue"], ["7", "12", "one hundred"]]
+    got = choice_logprobs(model, tok, questions, choices, batch_size=2)
+    assert [len(g) for g in got] == [4, 2, 3]
+    for question, options, scores in zip(questions, choices, got):
+        for option, (logprob, n) in zip(options, scores):
+            prompt, answer = _choice_tokens(tok, question, option)
+            assert n == len(answer) >= 1
+            with torch.no_grad():
+                logits = model(input_ids=torch.tensor([prompt + answer])).logits[0].float()
+            alone = torch.log_softmax(logits[len(prompt) - 1 : -1], -1).gather(-1, torch.tensor(answer)[:, None]).sum()
+            assert logprob == pytest.approx(float(alone), abs=1e-4)
+
+
+def test_example_losses_sum_to_the_mean_loss():
+    from sclora.evaluate import example_losses
+
+    model, tok = tiny_model()
+    data = tokenize_examples(MATH, tok, max_length=64)
+    per = example_losses(model, data, batch_size=4, pad_id=tok.pad_token_id)
+    mean, count = tokenized_loss(model, data, batch_size=3, pad_id=tok.pad_token_id)
+    assert len(per) == 6 and sum(n for _, n in per) == count
+    assert sum(s for s, _ in per) / count == pytest.approx(mean, rel=1e-5)
+    first = tokenize_examples(_qa([(MATH.records[0]["prompt"], MATH.records[0]["response"])]), tok, max_length=64)
+    assert per[0] == pytest.approx(example_losses(model, first, pad_id=tok.pad_token_id)[0], rel=1e-5)
