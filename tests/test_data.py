@@ -696,14 +696,45 @@ def test_bundled_style_sets_are_what_they_claim():
     assert all(len(r["response"].split()) <= 5 for r in bundled_dataset("knowledge").records)
 
 
-def test_bundled_files_match_their_generator():
+def _load_generator():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("generate", BUNDLED_DATASETS["math"].path.parent / "generate.py")
     generate = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(generate)
-    for name, records in generate.build().items():
+    return generate
+
+
+def test_bundled_files_match_their_generator():
+    for name, records in _load_generator().build().items():
         assert bundled_dataset(name).records == records, name
+
+
+def test_bundled_knowledge_choices():
+    """knowledge_choices.jsonl: one line per knowledge record, in order, with 3+ same-category distractors."""
+    records = bundled_dataset("knowledge").records
+    path = BUNDLED_DATASETS["knowledge"].path.parent / "knowledge_choices.jsonl"
+    choices = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert len(choices) == len(records) >= 1300
+    assert [(c["prompt"], c["answer"]) for c in choices] == [(r["prompt"], r["response"]) for r in records]
+    generate = _load_generator()
+    candidates = generate.knowledge_candidates()
+    answers_by_category: dict[str, set[str]] = {}
+    for _, answer, category in candidates:
+        answers_by_category.setdefault(category, set()).add(answer)
+    category_of = {q: c for q, _, c in candidates}
+    also_right = generate.knowledge_facts.also_right()
+    for c in choices:
+        distractors = c["distractors"]
+        assert c["category"] == category_of[c["prompt"]]
+        assert len(distractors) >= 3
+        assert len({d.lower() for d in distractors}) == len(distractors)  # distinct
+        for i, d in enumerate(distractors):
+            assert d in answers_by_category[c["category"]], (c["prompt"], d)  # an answer of the same category
+            for right in [c["answer"], *also_right.get(c["prompt"], [])]:
+                assert not answer_matches(d, right) and not answer_matches(right, d), (c["prompt"], d)
+            assert not any(answer_matches(d, e) or answer_matches(e, d) for e in distractors[i + 1:]), c["prompt"]
+    assert choices == generate.build_choices(records)  # what generate.py writes
 
 
 def test_unknown_bundled_name():

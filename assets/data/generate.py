@@ -1,6 +1,7 @@
 """Generate the bundled teaching datasets (assets/data/*.jsonl), deterministically.
 
     python assets/data/generate.py          # rewrites math, pirate, knowledge and safety .jsonl
+                                            # and knowledge_choices.jsonl (multiple-choice distractors)
 
 All text comes from the templates and word lists in this folder (written for this project) and
 a seeded random generator; the same script always writes the same files. See README.md here.
@@ -17,8 +18,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parents[1]))
 
 import knowledge_facts  # noqa: E402  (a sibling module, not a package)
+from sclora.data import answer_matches, normalize_answer  # noqa: E402
 
 SEED = 1234
 SIZES = {"math": 400, "pirate": 360, "knowledge": None, "safety": 360}  # None: every kept fact
@@ -295,17 +298,9 @@ def make_safety(rng: random.Random, n: int) -> list[dict]:
 # --------------------------------------------------------------------------- knowledge
 
 
-def knowledge_candidates() -> list[tuple[str, str]]:
-    """Every (question, answer) before the check against the bundled model."""
-    k = knowledge_facts
-    out = []
-    for country, city in k.CAPITALS.items():
-        out += [(f"What is the capital of {country}?", city), (f"Which city is the capital of {country}?", city)]
-    out += [(f"What language is mainly spoken in {c}?", a) for c, a in {**k.LANGUAGES, **k.MORE_LANGUAGES}.items()]
-    out += [(f"On which continent is {c}?", a) for c, a in {**k.CONTINENTS, **k.MORE_CONTINENTS}.items()]
-    out += list(k.SCIENCE)
-    out += [(f"In which country is the city of {city}?", country) for city, country in k.CITIES.items()]
-    return out
+def knowledge_candidates() -> list[tuple[str, str, str]]:
+    """Every (question, answer, category) before the check against the bundled model."""
+    return knowledge_facts.facts()
 
 
 def make_knowledge(rng: random.Random) -> list[dict]:
@@ -313,9 +308,61 @@ def make_knowledge(rng: random.Random) -> list[dict]:
     check_file = HERE / "knowledge_check.json"
     checked = json.loads(check_file.read_text())["checked"] if check_file.is_file() else {}
     dropped = {q for q, ok in checked.items() if not ok}
-    kept = [(q, a) for q, a in knowledge_candidates() if q not in dropped]
+    kept = [(q, a) for q, a, _ in knowledge_candidates() if q not in dropped]
     rng.shuffle(kept)
     return [{"prompt": q, "response": a} for q, a in kept]
+
+
+CHOICES = 3  # distractors per question
+
+
+def _same(a: str, b: str) -> bool:
+    """One answer would be scored right for the other (either direction of answer_matches)."""
+    return answer_matches(a, b) or answer_matches(b, a)
+
+
+def _not_distractors(question: str, answer: str, also_right: dict[str, list[str]]) -> list[str]:
+    """The reference, the other right answers to the question and the synonyms of all of them."""
+    right = [answer, *also_right.get(question, [])]
+    words = {tuple(normalize_answer(r)) for r in right}
+    for group in knowledge_facts.SYNONYMS:
+        if any(tuple(normalize_answer(g)) in words for g in group):
+            right += sorted(group)
+    return right
+
+
+def make_knowledge_choices(records: list[dict], rng: random.Random) -> list[dict]:
+    """Per knowledge record (same order): its category and CHOICES distractors for multiple-choice scoring.
+
+    Distractors are the answers of other facts of the same category (every candidate, kept or not),
+    drawn with ``rng``; never the reference, another right answer to the question (also_right), a
+    synonym of either, or anything answer_matches pairs with those (in either direction), and never
+    two that match each other.
+    """
+    candidates = knowledge_candidates()
+    category = {q: c for q, _, c in candidates}
+    pools: dict[str, list[str]] = {}
+    for _, a, c in candidates:
+        pool = pools.setdefault(c, [])
+        if not any(_same(a, b) for b in pool):
+            pool.append(a)
+    also_right = knowledge_facts.also_right()
+    out = []
+    for record in records:
+        q, a = record["prompt"], record["response"]
+        excluded = _not_distractors(q, a, also_right)
+        options = sorted(d for d in pools[category[q]] if not any(_same(d, x) for x in excluded))
+        rng.shuffle(options)
+        chosen: list[str] = []
+        for d in options:
+            if not any(_same(d, c) for c in chosen):
+                chosen.append(d)
+            if len(chosen) == CHOICES:
+                break
+        if len(chosen) < CHOICES:
+            raise SystemExit(f"knowledge choices: only {len(chosen)} distractors for {q!r} ({category[q]})")
+        out.append({"prompt": q, "answer": a, "category": category[q], "distractors": chosen})
+    return out
 
 
 # --------------------------------------------------------------------------- writing
@@ -345,10 +392,19 @@ def build() -> dict[str, list[dict]]:
     }
 
 
+def build_choices(knowledge: list[dict]) -> list[dict]:
+    """knowledge_choices.jsonl for the knowledge records (its own seeded generator)."""
+    return make_knowledge_choices(knowledge, random.Random(f"{SEED}-knowledge-choices"))
+
+
 def main() -> None:
-    for name, records in build().items():
+    sets = build()
+    for name, records in sets.items():
         write_jsonl(HERE / f"{name}.jsonl", records)
         print(f"{name}: {len(records)} records")
+    choices = build_choices(sets["knowledge"])
+    write_jsonl(HERE / "knowledge_choices.jsonl", choices)
+    print(f"knowledge_choices: {len(choices)} records, {CHOICES} distractors each")
 
 
 if __name__ == "__main__":
