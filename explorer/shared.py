@@ -30,6 +30,7 @@ from sclora import models
 from sclora.cache import Codec, ResultCache, WorkQueue
 from sclora.errors import SCLoRAError
 from sclora.statistics import fingerprint_ids, load_statistics, save_statistics
+from sclora.solver_process import SOLVER, tradeoff_in_workers
 from sclora.subspace import tradeoff
 
 from . import engine
@@ -69,6 +70,11 @@ JSON = Codec(".json", save=lambda value, path: path.write_text(json.dumps(value)
              load=lambda path: json.loads(path.read_text()), nbytes=lambda value: len(json.dumps(value)))
 
 SWEEP_DTYPE = torch.float32  # the β table is only plotted (see sclora.subspace.tradeoff)
+
+
+def solver_process_on() -> bool:
+    """Solve β tables in solver processes (``sclora.solver_process``) on a CPU; ``SCLORA_SOLVER_PROCESS=off``: not."""
+    return os.environ.get("SCLORA_SOLVER_PROCESS", "on").lower() != "off" and not torch.cuda.is_available()
 
 
 # ---------------------------------------------------------------------- keys
@@ -167,6 +173,9 @@ def statistics(model_name: str, data, progress=None, should_stop=None, wait: boo
         with crossing_stop(stop) as stop_check:
             return collect(model_name, data.finetune_ids, data.preserve_ids, _picklable(report), stop_check)
 
+    if solver_process_on():
+        SOLVER.start()  # the β grid follows the statistics: the processes start meanwhile
+
     return _shared("statistics", statistics_fields(model_name, data), STATISTICS, compute, progress, should_stop, wait)
 
 
@@ -196,6 +205,18 @@ def one_thread_off_the_main_thread():
         torch.set_num_threads(before)
 
 
+def solve_table(stats, ranks: list[int], betas: list[float], progress=None, should_stop=None):
+    """The β table: in the solver processes on a CPU (their eigensolves run in a main thread, at full speed),
+    else, or when they fail, in this thread."""
+    def in_this_thread():
+        with one_thread_off_the_main_thread():
+            return tradeoff(stats, ranks, betas, progress=progress, dtype=SWEEP_DTYPE)
+
+    if not solver_process_on():
+        return in_this_thread()
+    return tradeoff_in_workers(stats, ranks, betas, SWEEP_DTYPE, progress, should_stop, fallback=in_this_thread)
+
+
 def sweep(model_name: str, data, stats, betas: list[float], ranks: list[int], progress=None, should_stop=None,
           wait: bool = True):
     """The β table (every rank in ``ranks``) for ``betas``: computed once per server.
@@ -203,8 +224,7 @@ def sweep(model_name: str, data, stats, betas: list[float], ranks: list[int], pr
     ``wait=False`` only makes sure it is computed or being computed (and returns None).
     """
     def compute(report, stop):
-        with one_thread_off_the_main_thread():
-            return tradeoff(attached(stats, model_name), ranks, betas, progress=report, dtype=SWEEP_DTYPE)
+        return solve_table(attached(stats, model_name), ranks, betas, progress=report, should_stop=stop)
 
     return _shared("sweep", sweep_fields(model_name, data, betas, ranks), TABLE, compute, progress, should_stop, wait)
 

@@ -244,14 +244,14 @@ def test_non_uniqueness_toast_is_shown_once_per_session(ready, monkeypatch):
 
 def test_concurrent_identical_sweeps_are_computed_once(ready, monkeypatch):
     calls = []
-    original = shared.tradeoff
+    original = shared.solve_table
 
     def counted(stats, ranks, betas, **kwargs):
         calls.append(list(betas))
         time.sleep(0.5)  # long enough for every thread to ask while it runs
         return original(stats, ranks, betas, **kwargs)
 
-    monkeypatch.setattr(shared, "tradeoff", counted)
+    monkeypatch.setattr(shared, "solve_table", counted)
     sessions = [ready] + [STORE.get(None) for _ in range(2)]
     for other in sessions[1:]:  # other sessions with the same data: they share results, not state
         data.load(other, MODEL, "math", "knowledge", SAMPLES, LENGTH, RECORDS)
