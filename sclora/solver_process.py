@@ -183,9 +183,18 @@ class SolverProcesses:
         return [w.process.pid for w in self._workers]
 
     def start(self) -> None:
-        """Start the workers unless they run (returns at once; the first table waits until they are ready)."""
-        with self._lock:
+        """Start the workers unless they run or are solving, without waiting for them to be ready.
+
+        A failure is only logged: the next table tries again, and falls back when that fails too.
+        """
+        if not self._lock.acquire(blocking=False):
+            return  # solving a table: they run
+        try:
             self._start()
+        except Exception as exc:
+            log.warning("Could not start the solver processes: %r", exc)
+        finally:
+            self._lock.release()
 
     def _start(self) -> None:
         count = self.processes or min(torch.get_num_threads(), MAX_PROCESSES)
@@ -193,7 +202,8 @@ class SolverProcesses:
             return
         self._kill()
         ctx = torch.multiprocessing.get_context("spawn")
-        self._workers = [_Worker(ctx, i) for i in range(count)]
+        for i in range(count):  # one by one, so that a failed start still ends those already started
+            self._workers.append(_Worker(ctx, i))
 
     def close(self) -> None:
         with self._lock:
@@ -216,7 +226,10 @@ class SolverProcesses:
         while not self._lock.acquire(timeout=POLL_S):  # one table at a time
             _check_stop(should_stop)
         try:
-            self._start()
+            try:
+                self._start()
+            except Exception as exc:
+                raise WorkerFailed(f"the solver processes could not start ({exc!r})") from exc
             return self._solve(stats, ranks, betas, dtype, progress, should_stop)
         except (OSError, EOFError) as exc:
             self._kill()
