@@ -1,150 +1,572 @@
-"""The science benchmark: every method x β x learning rate over several seeds -> docs/results.md.
+"""The science protocol: does SC-LoRA forget less than LoRA, PiSSA and CorDA at matched fine-tune loss?
 
-    python -m benchmarks.science                      # bundled model, math vs knowledge, 3 seeds (~70 min, 2 cores)
-    python -m benchmarks.science --preserve safety    # safety instead of knowledge
-    python -m benchmarks.science --model tiny-llama --steps 2 --max-eval 2 --out r.md   # smoke test
+    python -m benchmarks.science                  # the whole protocol on the bundled model (resumable)
+    python -m benchmarks.science --report-only    # docs/results.md and its figure from docs/results.json
+    python -m benchmarks.science --model tiny-llama --seeds 0 --eval-prompts 6 --preserve-samples 4,8 \
+        --insample 4 --safety-eval 3 --steps 1 --out r.md                                   # smoke test
 
-Each seed runs ``sclora.compare.compare`` (identical data, steps and rank for every run, the base
-model checksummed); the report gives mean ± std over seeds of the after-training metrics and
-the forgetting (change on the preserve set), the base model's "before" numbers, and the
-measured seconds per training step of SC-LoRA against plain LoRA of the same rank. Every number in
-the report is measured by this script. The report is saved after every seed (raw rows in
-``<out>.json``; ``--report-only`` re-renders from them), with the figure as ``<out>.png`` (when
-Chromium is present) and ``<out>.html``. The one hand-written part is ``<out stem>-discussion.md``,
-found next to the report and appended when it exists. The saved JSON holds no absolute path (the run
-folders and the output path are left out), so ``--report-only`` renders the same report from any folder.
+Design (every choice is a flag; the defaults are the committed run):
+
+- **Seeds that vary what matters.** Each seed draws its own train/held-out split of every set, LoRA's
+  random A and the batch order.
+- **Fine-tune**: `math`, a fixed number of AdamW steps per run; C+ from the first N+ train samples.
+- **Knowledge, scored without style**: every held-out knowledge question is asked as multiple choice
+  (the reference against 3 distractors of its category, `assets/data/knowledge_choices.jsonl`), scored
+  by length-normalised log-probability as lm-evaluation-harness scores ARC or MMLU; beside it greedy
+  generation accuracy and the reference answer's token loss on the same questions. Each metric is
+  taken twice: on held-out questions and on the preserve samples C− was built from (the paper's
+  Appendix B effect is the gap).
+- **What N− does**: C− from N− = 128 and 1,024 knowledge samples.
+- **Safety**: C− from refusals (`safety`); refusal rate on held-out harmful prompts and on C−'s own.
+- **Matched learning**: each method over three learning rates (residual inits take far larger steps
+  than LoRA at one learning rate, so LoRA gets a grid 10× higher); forgetting is read off each
+  method's front at one common held-out fine-tune loss, interpolated between learning rates.
+- **Uncertainty**: paired bootstrap over seeds and prompts for every difference; one verdict per claim.
+
+Every run (method, β, C−, learning rate, seed) is saved to ``<out>.json`` the moment it ends, and a
+run that is there is never run again, so the command resumes where it was cut off. Each method's
+initialisation is built once and copied for its learning rates. The report is rendered from the JSON
+alone (``--report-only``); the one hand-written part is ``<out stem>-discussion.md`` beside it.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import json
 import platform
-import statistics
+import random
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-METRICS = [("finetune_loss_after", "fine-tune loss ↓"), ("finetune_accuracy_after", "fine-tune acc ↑"),
-           ("preserve_loss_after", "preserve loss ↓"), ("preserve_loss_change", "Δ preserve loss ↓"),
-           ("preserve_accuracy_after", "preserve acc ↑"), ("preserve_accuracy_change", "Δ preserve acc ↑")]
+CHOICES_FILE = ROOT / "assets" / "data" / "knowledge_choices.jsonl"
+DEFAULT_OUT, README = ROOT / "docs" / "results.md", ROOT / "README.md"
+START, END = "<!-- science:start -->", "<!-- science:end -->"
+RESIDUAL = ("pissa", "corda-kpm", "sclora")
+BOOTSTRAP_REPS = 2000
+PARTS = ("heldout", "insample")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.science", description=__doc__.split("\n")[0])
     p.add_argument("--model", default="bundled")
-    p.add_argument("--finetune", default="math")
-    p.add_argument("--preserve", default="knowledge")
-    p.add_argument("--methods", default="lora,pissa,milora,corda-kpm,corda-ipm,sclora")
-    p.add_argument("--betas", default="0.5,0.9")
-    p.add_argument("--lrs", default="1e-4,4e-4")
     p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--betas", default="0,0.5,0.9", help="SC-LoRA's β values (β = 0 does not use C−)")
+    p.add_argument("--claim-beta", type=float, default=0.9, help="the β the verdicts test (the paper: β ≥ 0.8)")
+    p.add_argument("--lrs-lora", default="2e-4,6e-4,2e-3")
+    p.add_argument("--lrs-residual", default="2e-5,6e-5,2e-4", help="PiSSA, CorDA-KPM and SC-LoRA")
     p.add_argument("--steps", type=int, default=12)
     p.add_argument("--rank", type=int, default=8)
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--max-samples", type=int, default=128)
     p.add_argument("--max-length", type=int, default=128)
-    p.add_argument("--max-eval", type=int, default=16)
-    p.add_argument("--cost-steps", type=int, default=0, help="steps per timing of LoRA vs SC-LoRA (0: skip)")
-    p.add_argument("--cost-only", action="store_true", help="only time LoRA vs SC-LoRA steps, print, write nothing")
+    p.add_argument("--finetune-samples", type=int, default=128, help="N+: fine-tune samples behind C+")
+    p.add_argument("--preserve-samples", default="128,1024", help="N− values: knowledge samples behind C−")
+    p.add_argument("--eval-prompts", type=int, default=200, help="held-out knowledge questions per seed")
+    p.add_argument("--insample", type=int, default=128, help="C− knowledge samples also scored")
+    p.add_argument("--safety-eval", type=int, default=72, help="harmful prompts scored, held-out and C−'s own")
     p.add_argument("--device", default=None)
-    p.add_argument("--runs-dir", default=None, help="also keep every run folder here")
-    p.add_argument("--out", default=str(ROOT / "docs" / "results.md"),
-                   help="the report; the raw rows go beside it as .json, the figure as .html")
+    p.add_argument("--out", default=str(DEFAULT_OUT),
+                   help="the report; the runs go beside it as .json, the figure as .html/.png")
     p.add_argument("--report-only", action="store_true", help="re-render the report from the saved .json")
-    p.add_argument("--merge", default="",
-                   help="with --report-only: also take the rows of these .json files (comma-separated), e.g. "
-                        "seeds run as separate processes with the same settings")
-    return p.parse_args(argv)
+    p.add_argument("--readme", default=None,
+                   help="README whose science block is rewritten (default: README.md when --out is the default)")
+    args = p.parse_args(argv)
+    if args.readme is None:
+        args.readme = str(README) if Path(args.out).resolve() == DEFAULT_OUT else ""
+    return args
 
 
 def _floats(text: str) -> list[float]:
-    return [float(x) for x in text.split(",") if x.strip()]
+    return [float(x) for x in str(text).split(",") if x.strip()]
 
 
-def step_cost(model, tokenizer, data, *, rank: int, batch_size: int, steps: int, repeats: int = 3) -> dict:
-    """Median seconds per optimizer step of plain LoRA and of SC-LoRA (β=0.5), timed alternately."""
-    from sclora.statistics import collect_statistics
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in str(text).split(",") if x.strip()]
+
+
+def settings_of(args) -> dict:
+    """What decides the numbers (also the contract of results.json)."""
+    lrs = {"lora": _floats(args.lrs_lora), "residual": _floats(args.lrs_residual)}
+    if args.claim_beta not in _floats(args.betas) or min(map(len, lrs.values())) < 2:
+        raise SystemExit("--claim-beta must be one of --betas, and every method needs two learning rates or more "
+                         "(forgetting is interpolated between them).")
+    return {"model": args.model, "seeds": _ints(args.seeds), "betas": _floats(args.betas),
+            "claim_beta": args.claim_beta, "learning_rates": sorted(set(lrs["lora"] + lrs["residual"])),
+            "learning_rates_by_method": {"lora": lrs["lora"], **{m: lrs["residual"] for m in RESIDUAL}},
+            "steps": args.steps, "rank": args.rank, "batch_size": args.batch_size, "max_length": args.max_length,
+            "finetune": "math", "finetune_samples": args.finetune_samples,
+            "preserve_samples": _ints(args.preserve_samples), "eval_prompts": args.eval_prompts,
+            "insample": args.insample, "safety_eval": args.safety_eval}
+
+
+# --------------------------------------------------------------------------- data of one seed
+
+
+def knowledge_choices() -> list[dict]:
+    return [json.loads(line) for line in CHOICES_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@dataclass
+class SeedData:
+    train: object              # TokenizedExamples: math train part, loss on responses
+    finetune_ids: list         # C+ samples: all tokens of the first N+ train samples
+    finetune_heldout: object   # TokenizedExamples: math held-out, loss on responses
+    knowledge_heldout: list    # choice records never seen by C−
+    knowledge_pool: list       # C− takes its first N− records; the first `insample` are scored too
+    safety_train: list         # records; C− takes its first 128, the first `safety_eval` are scored
+    safety_heldout: list
+
+
+def seed_data(settings: dict, tokenizer, seed: int) -> SeedData:
+    from sclora.data import bundled_dataset, split_examples, tokenize_examples
+
+    math_train, math_held = split_examples(bundled_dataset(settings["finetune"]), heldout=0.2, seed=seed)
+    safety_train, safety_held = split_examples(bundled_dataset("safety"), heldout=0.2, seed=seed)
+    knowledge = knowledge_choices()
+    random.Random(f"knowledge-{seed}").shuffle(knowledge)
+    needed = settings["eval_prompts"] + max(settings["preserve_samples"] + [settings["insample"]])
+    if len(knowledge) < needed:
+        raise SystemExit(f"{CHOICES_FILE.name} has {len(knowledge)} questions; these settings need {needed}.")
+    length = settings["max_length"]
+    all_tokens = tokenize_examples(math_train, tokenizer, max_length=length, loss_on="all").input_ids
+    return SeedData(
+        train=tokenize_examples(math_train, tokenizer, max_length=length, loss_on="response"),
+        finetune_ids=all_tokens[: settings["finetune_samples"]],
+        finetune_heldout=tokenize_examples(math_held, tokenizer, max_length=length, loss_on="response"),
+        knowledge_heldout=knowledge[: settings["eval_prompts"]], knowledge_pool=knowledge[settings["eval_prompts"]:],
+        safety_train=safety_train.records, safety_heldout=safety_held.records[: settings["safety_eval"]])
+
+
+def preserve_ids(data: SeedData, settings: dict, source: str, n: int) -> list[list[int]]:
+    """C−'s samples: the first ``n`` knowledge pool questions with their answers, or refusals."""
+    from sclora.data import Examples, tokenize_examples
+
+    records = ([{"prompt": r["prompt"], "response": r["answer"]} for r in data.knowledge_pool[:n]]
+               if source == "knowledge" else data.safety_train[:n])
+    examples = Examples(source=source, format="jsonl", shape="prompt_response", records=records)
+    return tokenize_examples(examples, _TOKENIZER[0], max_length=settings["max_length"], loss_on="all").input_ids
+
+
+_TOKENIZER: list = []  # set by main; preserve_ids is called often and the tokenizer never changes
+
+
+# --------------------------------------------------------------------------- evaluation of one model
+
+
+def _round(values) -> list[float]:
+    return [round(float(v), 5) for v in values]
+
+
+def evaluate_model(model, tokenizer, data: SeedData, settings: dict, kinds=("knowledge", "safety")) -> dict:
+    """Per-prompt numbers: fine-tune losses; knowledge MC, answer loss and generation; refusals (``kinds``)."""
+    from sclora.data import Examples
+    from sclora.evaluate import answer_accuracy, choice_logprobs, example_losses
+
+    pad = tokenizer.pad_token_id or 0
+    losses = example_losses(model, data.finetune_heldout, batch_size=16, pad_id=pad)
+    out = {"finetune_loss_sums": _round(s for s, _ in losses), "finetune_tokens": [n for _, n in losses]}
+    knowledge = {"heldout": data.knowledge_heldout, "insample": data.knowledge_pool[: settings["insample"]]}
+    safety = {"heldout": data.safety_heldout, "insample": data.safety_train[: settings["safety_eval"]]}
+    for part in PARTS:
+        if "safety" in kinds:
+            harmful = Examples(source="safety", format="jsonl", shape="prompt_response", records=safety[part])
+            _, rows = answer_accuracy(model, tokenizer, harmful, "refusal", max_eval=len(safety[part]), batch_size=64)
+            out[f"refusal_{part}"] = [int(r["correct"]) for r in rows]
+        if "knowledge" not in kinds:
+            continue
+        records = knowledge[part]
+        scores = choice_logprobs(model, tokenizer, [r["prompt"] for r in records],
+                                 [[r["answer"], *r["distractors"]] for r in records], batch_size=32)
+        normalised = [[lp / n for lp, n in s] for s in scores]
+        out[f"mc_{part}"] = [int(s[0] > max(s[1:])) for s in normalised]  # a tie is not a right answer
+        out[f"answer_loss_{part}"] = _round(-s[0] for s in normalised)
+        qa = Examples(source="knowledge", format="jsonl", shape="prompt_response",
+                      records=[{"prompt": r["prompt"], "response": r["answer"]} for r in records])
+        _, rows = answer_accuracy(model, tokenizer, qa, "exact", max_eval=len(records), batch_size=64)
+        out[f"generation_{part}"] = [int(r["correct"]) for r in rows]
+    return out
+
+
+def measured_kinds(config: dict) -> tuple[str, ...]:
+    """What a run is scored on: runs without C− belong to every experiment, the others to their own."""
+    return ("knowledge", "safety") if config["cminus"] is None else (config["cminus"].split("-")[0],)
+
+
+# --------------------------------------------------------------------------- the plan and the runs
+
+
+def configs(settings: dict) -> list[dict]:
+    """Every (method, β, C−) in the order they run: the N− = 128 knowledge experiment first (every β),
+    then safety and N− = 1,024 (the claims' β). LoRA, PiSSA and SC-LoRA at β = 0 do not depend on C−,
+    so they run once."""
+    small, *larger = settings["preserve_samples"]
+    out = [{"method": "lora", "beta": None, "cminus": None}, {"method": "pissa", "beta": None, "cminus": None}]
+    out += [{"method": "sclora", "beta": b, "cminus": None} for b in settings["betas"] if b == 0]
+    for source, n in [("knowledge", small), ("safety", 128)] + [("knowledge", m) for m in larger]:
+        betas = [b for b in settings["betas"] if b > 0] if (source, n) == ("knowledge", small) else [settings["claim_beta"]]
+        out.append({"method": "corda-kpm", "beta": None, "cminus": f"{source}-{n}"})
+        out += [{"method": "sclora", "beta": b, "cminus": f"{source}-{n}"} for b in betas]
+    return out
+
+
+def run_key(method: str, beta, cminus, lr: float, seed: int) -> str:
+    return f"{method}|{beta}|{cminus}|{lr:g}|{seed}"
+
+
+def _row_key(row: dict) -> str:
+    return run_key(row["method"], row["beta"], row["cminus"], row["lr"], row["seed"])
+
+
+def run_config(base, tokenizer, data: SeedData, settings: dict, config: dict, seed: int, statistics, done: set,
+               save) -> None:
+    """Initialise ``config`` once, then fine-tune and evaluate a copy per learning rate not yet ``done``."""
     from sclora.train import build_adapter, finetune
 
-    stats = collect_statistics(model, data.finetune_ids, data.preserve_ids, pad_token_id=tokenizer.pad_token_id or 0)
-    times: dict[str, list[float]] = {"lora": [], "sclora": []}
-    for _ in range(repeats):
-        for method in times:
-            peft_model = build_adapter(model, method, rank=rank, beta=0.5, statistics=stats)
-            result = finetune(peft_model, data.train, steps=steps, lr=1e-4, batch_size=batch_size,
-                              pad_id=tokenizer.pad_token_id or 0)
-            times[method].append(result.seconds / steps)
-            del peft_model
-    return {m: statistics.median(t) for m, t in times.items()}
+    method, beta, cminus = config["method"], config["beta"], config["cminus"]
+    lrs = [lr for lr in settings["learning_rates_by_method"][method]
+           if run_key(method, beta, cminus, lr, seed) not in done]
+    if not lrs:
+        return
+    source, n = cminus.rsplit("-", 1) if cminus else (None, 0)
+    started = time.perf_counter()
+    initialised = build_adapter(base, method, rank=settings["rank"], beta=beta, statistics=statistics,
+                                preserve_ids=preserve_ids(data, settings, source, int(n)) if source else None,
+                                finetune_ids=data.finetune_ids, seed=seed, pad_token_id=tokenizer.pad_token_id or 0)
+    init_seconds = time.perf_counter() - started
+    for lr in lrs:
+        model = copy.deepcopy(initialised)
+        trained = finetune(model, data.train, steps=settings["steps"], lr=lr, batch_size=settings["batch_size"],
+                           seed=seed, pad_id=tokenizer.pad_token_id or 0)
+        started = time.perf_counter()
+        result = evaluate_model(model.merge_and_unload(), tokenizer, data, settings,  # merged: evaluation runs faster
+                                measured_kinds(config))
+        row = {"method": method, "beta": beta, "lr": lr, "seed": seed, "split_seed": seed, "cminus": cminus,
+               "preserve_samples": int(n) if source else None, "init_seconds": round(init_seconds, 2),
+               "train_seconds": round(trained.seconds, 2), "eval_seconds": round(time.perf_counter() - started, 2),
+               **result}
+        save(row)
+        print(f"  {_row_key(row)}: fine-tune loss {finetune_loss(row):.3f} "
+              f"({row['train_seconds']:.0f} s + {row['eval_seconds']:.0f} s)", file=sys.stderr, flush=True)
+        del model
 
 
-def aggregate(table):
-    """Mean and std over seeds per (method, β, lr)."""
-    import pandas as pd
-
-    table = table.copy()
-    table["beta"] = table["beta"].astype(object).where(table["beta"].notna(), "")
-    cols = [c for c, _ in METRICS]
-    grouped = table.groupby(["method", "beta", "lr"], sort=False)[cols]
-    mean, std, n = grouped.mean(), grouped.std(ddof=1), grouped.size()
-    return pd.concat({"mean": mean, "std": std}, axis=1), n
+# --------------------------------------------------------------------------- analysis
 
 
-def _fmt(mean, std) -> str:
-    if mean != mean:  # NaN: metric not applicable
+def finetune_loss(evaluation: dict, index=None) -> float:
+    sums, tokens = np.asarray(evaluation["finetune_loss_sums"]), np.asarray(evaluation["finetune_tokens"])
+    if index is not None:
+        sums, tokens = sums[index], tokens[index]
+    return float(sums.sum() / tokens.sum())
+
+
+def change(row: dict, before: dict, metric: str, part: str) -> np.ndarray:
+    """Per prompt: after − before of ``metric`` (mc, answer_loss, generation, refusal) on ``part``."""
+    key = f"{metric}_{part}"
+    return np.asarray(row[key], dtype=float) - np.asarray(before[key], dtype=float)
+
+
+def front(rows: list[dict], method: str, beta, cminus, seed: int) -> list[dict]:
+    """One (method, β, C−) run per learning rate of ``seed``, by learning rate."""
+    return sorted((r for r in rows if r["method"] == method and r["beta"] == beta and r["cminus"] == cminus
+                   and r["seed"] == seed), key=lambda r: r["lr"])
+
+
+def common_target(fronts: list[list[list[dict]]]) -> float | None:
+    """The held-out fine-tune loss every method's seed-mean front reaches: the middle of their overlap."""
+    lows, highs = [], []
+    for per_seed in fronts:  # one method: its fronts over seeds
+        per_seed = [f for f in per_seed if f]
+        if not per_seed or len({len(f) for f in per_seed}) != 1:
+            return None
+        means = np.mean([[finetune_loss(r) for r in f] for f in per_seed], axis=0)
+        lows.append(means.min())
+        highs.append(means.max())
+    if not lows:
+        return None
+    low, high = max(lows), min(highs)
+    return float((low + high) / 2) if low < high else None
+
+
+def matched(runs: list[dict], target: float, values) -> np.ndarray | None:
+    """``values(run)`` interpolated to fine-tune loss ``target`` between the two learning rates that
+    bracket it (the first such pair by learning rate), or None when the front does not reach it."""
+    losses = [finetune_loss(r) for r in runs]
+    for i in range(len(runs) - 1):
+        a, b = losses[i], losses[i + 1]
+        if min(a, b) <= target <= max(a, b) and a != b:
+            w = (a - target) / (a - b)
+            return (1 - w) * values(runs[i]) + w * values(runs[i + 1])
+    return None
+
+
+def bootstrap(per_seed: dict[int, np.ndarray], statistic, reps: int = BOOTSTRAP_REPS, seed: int = 0):
+    """Mean of ``statistic`` over seeds and its 95 % percentile interval, resampling seeds and, within
+    each drawn seed, its prompts (columns of ``per_seed[s]``), both with replacement."""
+    rng = np.random.default_rng(seed)
+    seeds = sorted(per_seed)
+    point = float(np.mean([statistic(per_seed[s]) for s in seeds]))
+    draws = []
+    for _ in range(reps):
+        drawn = rng.choice(seeds, size=len(seeds), replace=True)
+        draws.append(np.mean([statistic(per_seed[s][:, rng.integers(0, per_seed[s].shape[1], per_seed[s].shape[1])])
+                              for s in drawn]))
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return point, float(low), float(high)
+
+
+def verdict(low: float, high: float) -> str:
+    return "holds" if low > 0 else "does not hold" if high < 0 else "inconclusive"
+
+
+# Metrics where a rise is forgetting; for the others a drop is.
+LOSS_METRICS = {"answer_loss"}
+METRIC_NAMES = {"mc": "multiple-choice accuracy", "answer_loss": "answer-token loss",
+                "generation": "generation accuracy", "refusal": "refusal rate"}
+
+
+def experiments(settings: dict) -> list[tuple[str, str, list[dict]]]:
+    """(C− name, title, compared configs): each experiment's methods read at one matched fine-tune loss."""
+    small, *larger = settings["preserve_samples"]
+    out = []
+    for source, n in [("knowledge", small)] + [("knowledge", m) for m in larger] + [("safety", 128)]:
+        cminus = f"{source}-{n}"
+        title = (f"knowledge, C− from {n:,} samples" if source == "knowledge" else f"safety, C− from {n} refusals")
+        members = [c for c in configs(settings) if c["cminus"] in (None, cminus)]
+        out.append((cminus, title, members))
+    return out
+
+
+def label(config: dict) -> str:
+    if config["method"] == "sclora":
+        return f"SC-LoRA β={config['beta']:g}"
+    return {"lora": "LoRA", "pissa": "PiSSA", "corda-kpm": "CorDA-KPM"}.get(config["method"], config["method"])
+
+
+def analyse(raw: dict) -> dict:
+    """Target loss, matched forgetting per experiment and config, and the verdicts."""
+    settings, rows, before = raw["settings"], raw["rows"], raw["before"]
+    seeds = sorted(int(s) for s in before)
+    exps = experiments(settings)
+    all_configs = {json.dumps(c, sort_keys=True): c for _, _, members in exps for c in members}.values()
+    target = common_target([[front(rows, c["method"], c["beta"], c["cminus"], s) for s in seeds]
+                            for c in all_configs])
+    table = []
+    for cminus, title, members in exps:
+        preserve_metrics = ["mc", "answer_loss", "generation"] if cminus.startswith("knowledge") else ["refusal"]
+        for config in members:
+            entry = {"experiment": cminus, "config": label(config)}
+            for metric in preserve_metrics:
+                for part in PARTS:
+                    values = []
+                    for s in seeds:
+                        runs = front(rows, config["method"], config["beta"], config["cminus"], s)
+                        if target is not None and runs:
+                            v = matched(runs, target, lambda r: change(r, before[str(s)], metric, part))
+                            if v is not None:
+                                values.append(float(v.mean()))
+                    entry[f"{metric}_{part}"] = float(np.mean(values)) if values else None
+                    entry["seeds"] = len(values)
+            table.append(entry)
+    return {"target": target, "matched": table, "verdicts": verdicts(settings, rows, before, seeds, target)}
+
+
+def claims(settings: dict) -> list[dict]:
+    b = settings["claim_beta"]
+    small, *larger = settings["preserve_samples"]
+    sc = {"method": "sclora", "beta": b}
+    k_small = f"knowledge-{small}"
+    out = [{"claim": f"SC-LoRA (β = {b:g}) forgets less held-out knowledge than {name} at matched fine-tune loss",
+            "a": {**sc, "cminus": k_small}, "b": other, "metric": "mc", "part": "heldout"}
+           for name, other in (("LoRA", {"method": "lora", "beta": None, "cminus": None}),
+                               ("PiSSA", {"method": "pissa", "beta": None, "cminus": None}),
+                               ("CorDA-KPM", {"method": "corda-kpm", "beta": None, "cminus": k_small}))]
+    for n in larger:
+        out.append({"claim": f"SC-LoRA (β = {b:g}) forgets less held-out knowledge than CorDA-KPM, both with C− from "
+                             f"{n:,} samples", "a": {**sc, "cminus": f"knowledge-{n}"},
+                    "b": {"method": "corda-kpm", "beta": None, "cminus": f"knowledge-{n}"}, "metric": "mc",
+                    "part": "heldout"})
+    out.append({"claim": f"SC-LoRA (β = {b:g}) forgets less than CorDA-KPM on the very samples C− was built from",
+                "a": {**sc, "cminus": k_small}, "b": {"method": "corda-kpm", "beta": None, "cminus": k_small},
+                "metric": "mc", "part": "insample"})
+    if 0.0 in settings["betas"]:
+        out.append({"claim": f"β works as a dial: SC-LoRA forgets less held-out knowledge at β = {b:g} than at β = 0",
+                    "a": {**sc, "cminus": k_small}, "b": {"method": "sclora", "beta": 0.0, "cminus": None},
+                    "metric": "mc", "part": "heldout"})
+    shared = sorted(set(settings["learning_rates_by_method"]["lora"]) & set(settings["learning_rates_by_method"]["sclora"]))
+    if shared:
+        out.append({"claim": f"SC-LoRA (β = {b:g}) fine-tunes faster than LoRA: lower held-out fine-tune loss after "
+                             f"the same steps at the same learning rate ({shared[-1]:g})",
+                    "a": {**sc, "cminus": k_small}, "b": {"method": "lora", "beta": None, "cminus": None},
+                    "metric": "finetune_loss", "lr": shared[-1]})
+    out.append({"claim": f"SC-LoRA (β = {b:g}, C− from refusals) keeps more refusals on held-out harmful prompts than "
+                         "LoRA at matched fine-tune loss", "a": {**sc, "cminus": "safety-128"},
+                "b": {"method": "lora", "beta": None, "cminus": None}, "metric": "refusal", "part": "heldout"})
+    return out
+
+
+def verdicts(settings: dict, rows: list[dict], before: dict, seeds: list[int], target: float | None) -> list[dict]:
+    """One row per claim: the difference (positive = in the claim's favour), its bootstrap CI, the verdict."""
+    out = []
+    for claim in claims(settings):
+        per_seed = {}
+        # No loss every method reaches: compare the two at the middle of their own overlap instead.
+        pair_target = [common_target([[front(rows, c["method"], c["beta"], c["cminus"], s) for s in seeds]
+                                      for c in (claim["a"], claim["b"])])]
+        for s in seeds:
+            runs_a, runs_b = (front(rows, c["method"], c["beta"], c["cminus"], s) for c in (claim["a"], claim["b"]))
+            if claim["metric"] == "finetune_loss":
+                a = [r for r in runs_a if r["lr"] == claim["lr"]]
+                b = [r for r in runs_b if r["lr"] == claim["lr"]]
+                if a and b:  # rows: loss sums and token counts of B, then of A (the bootstrap keeps prompts paired)
+                    per_seed[s] = np.asarray([b[0]["finetune_loss_sums"], b[0]["finetune_tokens"],
+                                              a[0]["finetune_loss_sums"], a[0]["finetune_tokens"]], dtype=float)
+                continue
+            if not runs_a or not runs_b:
+                continue
+            at = target if target is not None else pair_target[0]
+            if at is None:
+                continue
+            values = [matched(runs, at, lambda r: change(r, before[str(s)], claim["metric"], claim["part"]))
+                      for runs in (runs_a, runs_b)]
+            if values[0] is not None and values[1] is not None:
+                sign = -1.0 if claim["metric"] in LOSS_METRICS else 1.0
+                per_seed[s] = (sign * (values[0] - values[1]))[None, :]
+        row = {"claim": claim["claim"], "verdict": "inconclusive", "difference": None, "ci_low": None,
+               "ci_high": None, "seeds": sorted(per_seed), "metric": claim["metric"],
+               "finetune_loss": None if claim["metric"] == "finetune_loss" else
+               target if target is not None else pair_target[0]}
+        if per_seed:
+            if claim["metric"] == "finetune_loss":
+                statistic = lambda m: m[0].sum() / m[1].sum() - m[2].sum() / m[3].sum()  # noqa: E731
+            else:
+                statistic = lambda m: m[0].mean()  # noqa: E731
+            point, low, high = bootstrap(per_seed, statistic)
+            row.update(difference=point, ci_low=low, ci_high=high, verdict=verdict(low, high))
+        out.append(row)
+    return out
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def _num(x, digits: int = 3, signed: bool = False) -> str:
+    if x is None or x != x:
         return "–"
-    return f"{mean:.3f} ± {std:.3f}" if std == std else f"{mean:.3f}"
+    return f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
 
 
-def markdown(args, argv, before, agg, n, cost, seconds, versions, device, seeds_done, figure=None, merged=None,
-             out: str | Path = "results.md") -> str:
-    """The report's text; the discussion is read from ``<out stem>-discussion.md`` beside ``out``."""
-    lines = [f"# Results: SC-LoRA and baselines on `{args.model}`", "",
-             "Generated by `benchmarks/science.py`; every number below was measured by the command:", "",
-             "```", "python -m benchmarks.science " + " ".join(argv), "```", "",
-             f"Model `{args.model}`, fine-tune set `{args.finetune}`, preserve set `{args.preserve}`; rank "
-             f"{args.rank}, {args.steps} steps, batch {args.batch_size}, max length {args.max_length}, "
-             f"{args.max_samples} samples per set for statistics/CorDA, accuracy on the first {args.max_eval} "
-             f"held-out prompts; seeds {args.seeds} (finished: {', '.join(map(str, seeds_done))}). Device: {device}; torch {versions['torch']}, transformers "
-             f"{versions['transformers']}, peft {versions['peft']}. "
-             + (f"Some seeds ran in other processes with the same settings (merged with `--merge`): "
-                f"{'; '.join(merged)}. Process time, summed: {seconds / 60:.1f} min." if merged
-                else f"Wall time {seconds / 60:.1f} min."), "",
-             "## Base model (before fine-tuning)", "",
-             "| fine-tune loss | fine-tune acc | preserve loss | preserve acc |", "|---|---|---|---|",
-             "| " + " | ".join(_fmt(before.get(k) if before.get(k) is not None else float("nan"), float("nan"))
-                              for k in ("finetune_loss", "finetune_accuracy", "preserve_loss", "preserve_accuracy"))
-             + " |", "",
-             "## After fine-tuning (mean ± std over seeds)", "",
-             "| method | β | lr | seeds | " + " | ".join(label for _, label in METRICS) + " |",
-             "|" + "---|" * (4 + len(METRICS))]
-    for (method, beta, lr), row in agg.iterrows():
-        cells = [_fmt(row[("mean", c)], row[("std", c)]) for c, _ in METRICS]
-        lines.append(f"| {method} | {beta} | {lr:g} | {n[(method, beta, lr)]} | " + " | ".join(cells) + " |")
+def summary_sentence(verdict_rows: list[dict]) -> str:
+    counts = {v: sum(r["verdict"] == v for r in verdict_rows) for v in ("holds", "does not hold", "inconclusive")}
+    return (f"Of the {len(verdict_rows)} claims tested, {counts['holds']} hold, {counts['does not hold']} do not "
+            f"hold and {counts['inconclusive']} are inconclusive (95 % bootstrap intervals over seeds and prompts).")
+
+
+def markdown(raw: dict, analysis: dict, figure: str | None, out: Path) -> str:
+    settings, rows, before = raw["settings"], raw["rows"], raw["before"]
+    seeds = sorted(int(s) for s in before)
+    planned = len(settings["seeds"]) * sum(len(settings["learning_rates_by_method"][c["method"]])
+                                           for c in configs(settings))
+    lines = ["# Results: does SC-LoRA forget less at matched fine-tune loss?", "",
+             "Generated by `benchmarks/science.py` from `results.json`; every number below was measured by:", "",
+             "```", "python -m benchmarks.science " + " ".join(raw["argv"]), "```", "",
+             f"Model `{settings['model']}` fine-tuned on `{settings['finetune']}` for {settings['steps']} steps "
+             f"(batch {settings['batch_size']}, rank {settings['rank']}, max length {settings['max_length']}); "
+             f"C+ from {settings['finetune_samples']} fine-tune samples; {settings['eval_prompts']} held-out "
+             f"knowledge questions per seed (multiple choice: the answer against 3 distractors of its category) "
+             f"and the first {settings['insample']} of C−'s own; {settings['safety_eval']} held-out harmful prompts "
+             f"and as many of C−'s own. Seeds {', '.join(map(str, settings['seeds']))} (each its own split, LoRA "
+             f"init and batch order); finished: {len(rows)} of {planned} runs, seeds with a base evaluation: "
+             f"{', '.join(map(str, seeds))}. Learning rates: LoRA {settings['learning_rates_by_method']['lora']}, "
+             f"residual inits {settings['learning_rates_by_method']['sclora']}.", "",
+             f"Device: {raw['device']}; torch {raw['versions']['torch']}, transformers "
+             f"{raw['versions']['transformers']}, peft {raw['versions']['peft']}. Process time for these runs: "
+             f"{raw['seconds'] / 60:.0f} min ({_mean([r['train_seconds'] for r in rows]):.0f} s training and "
+             f"{_mean([r['eval_seconds'] for r in rows]):.0f} s evaluation per run on average).", "",
+             "## Verdicts", "", summary_sentence(analysis["verdicts"]), "",
+             "The difference is in the claim's favour when positive: for forgetting, SC-LoRA's change minus the "
+             "other's (accuracy points kept; refusals kept); for speed, LoRA's held-out loss minus SC-LoRA's. "
+             "A claim holds when the whole 95 % interval is above 0, does not hold when it is below 0.", "",
+             "| claim | verdict | difference | 95 % CI | at fine-tune loss | seeds |", "|---|---|---|---|---|---|"]
+    for v in analysis["verdicts"]:
+        lines.append(f"| {v['claim']} | **{v['verdict']}** | {_num(v['difference'], signed=True)} | "
+                     f"[{_num(v['ci_low'], signed=True)}, {_num(v['ci_high'], signed=True)}] | "
+                     f"{_num(v['finetune_loss'])} | {', '.join(map(str, v['seeds'])) or '–'} |")
+    target = analysis["target"]
+    lines += ["", "## Forgetting at matched fine-tune loss", "",
+              (f"Every method is read at held-out fine-tune loss {target:.3f}, the middle of the range all methods' "
+               "fronts reach (interpolated between the two learning rates around it, per seed; means over seeds). "
+               if target is not None else "No fine-tune loss is reached by every method's front yet, so no matched "
+               "comparison is made. ")
+              + "Δ = after − before; held-out = questions C− never saw, C− own = the samples C− was built from; "
+              "the gap between the two is the effect of the paper's Appendix B.", ""]
+    for cminus, title, _ in experiments(settings):
+        entries = [e for e in analysis["matched"] if e["experiment"] == cminus]
+        metrics = [m for m in ("mc", "answer_loss", "generation", "refusal") if f"{m}_heldout" in entries[0]]
+        lines += [f"**{title}**", "",
+                  "| method | seeds | " + " | ".join(f"Δ {METRIC_NAMES[m]} held-out | C− own" for m in metrics) + " |",
+                  "|---|---|" + "---|---|" * len(metrics)]
+        for e in entries:
+            lines.append(f"| {e['config']} | {e['seeds']} | " + " | ".join(
+                f"{_num(e[f'{m}_heldout'], signed=True)} | {_num(e[f'{m}_insample'], signed=True)}" for m in metrics)
+                + " |")
+        lines.append("")
     if figure:
-        lines += ["", f"![Fine-tune vs preserve metric after training, mean ± std over seeds]({figure}.png)", "",
-                  f"Interactive version: [{figure}.html]({figure}.html). Each line joins one method's learning "
-                  "rates; the star is the base model."]
-    lines += ["", "Δ = after − before on the preserve set: a loss increase or an accuracy drop is forgetting.",
-              "Accuracy rules are those of `sclora/evaluate.py` (math: the final 'The answer is N.'; knowledge: "
-              "normalised reference contained in the answer; refusal: keyword rule).", ""]
-    if cost:
-        lines += ["## Cost per training step (same rank, same data)", "",
-                  "| method | seconds / step (median of 3) |", "|---|---|",
-                  f"| lora | {cost['lora']:.3f} |", f"| sclora | {cost['sclora']:.3f} |",
-                  f"| ratio sclora / lora | {cost['sclora'] / cost['lora']:.2f} |", ""]
-    lines += PAPER_CONTEXT
-    discussion = Path(out).with_name(Path(out).stem + "-discussion.md")
-    if discussion.exists():  # the one hand-written part: what the numbers above say, next to the paper's
+        lines += [f"![Forgetting against held-out fine-tune loss, one line per method]({figure}.png)", "",
+                  f"Interactive: [{figure}.html]({figure}.html). Each line joins one method's learning rates "
+                  "(means over seeds); the dotted line is the matched fine-tune loss.", ""]
+    lines += ["## Every run (means over seeds)", "", base_table(before),
+              "", "| method | C− | lr | seeds | fine-tune loss | Δ MC acc held-out | Δ MC acc C− own | "
+              "Δ generation acc held-out | Δ refusal held-out |", "|---|---|---|---|---|---|---|---|---|"]
+    for config in configs(settings):
+        for lr in settings["learning_rates_by_method"][config["method"]]:
+            runs = [r for r in rows if r["method"] == config["method"] and r["beta"] == config["beta"]
+                    and r["cminus"] == config["cminus"] and r["lr"] == lr]
+            if not runs:
+                continue
+            def mean_change(metric, part):
+                return _mean([change(r, before[str(r["seed"])], metric, part).mean() for r in runs
+                              if f"{metric}_{part}" in r])
+            lines.append(f"| {label(config)} | {config['cminus'] or '–'} | {lr:g} | {len(runs)} | "
+                         f"{_mean([finetune_loss(r) for r in runs]):.3f} | "
+                         f"{_num(mean_change('mc', 'heldout'), signed=True)} | "
+                         f"{_num(mean_change('mc', 'insample'), signed=True)} | "
+                         f"{_num(mean_change('generation', 'heldout'), signed=True)} | "
+                         f"{_num(mean_change('refusal', 'heldout'), signed=True)} |")
+    lines += [""] + PAPER_CONTEXT
+    discussion = out.with_name(out.stem + "-discussion.md")
+    if discussion.exists():
         lines += ["## Discussion", "", f"Written by hand from the numbers above (`{discussion.name}`); re-read it "
                   "whenever they are regenerated.", "", discussion.read_text(encoding="utf-8").strip(), ""]
     return "\n".join(lines) + "\n"
 
 
-# The paper's own numbers (arXiv 2505.23724, Llama-2-7B, MetaMathQA 100k fine-tune, Cov- from 256 NQ-open
+def _mean(values) -> float:
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def base_table(before: dict) -> str:
+    """The base model before fine-tuning, means over seeds."""
+    evals = list(before.values())
+    cells = [_mean([finetune_loss(e) for e in evals])]
+    for key in ("mc_heldout", "mc_insample", "generation_heldout", "generation_insample", "refusal_heldout",
+                "refusal_insample"):
+        cells.append(_mean([np.mean(e[key]) for e in evals]))
+    return ("Base model (before fine-tuning): " + ", ".join(
+        f"{name} {_num(v)}" for name, v in zip(
+            ("fine-tune loss", "MC accuracy held-out", "MC accuracy C− own", "generation accuracy held-out",
+             "generation accuracy C− own", "refusal rate held-out", "refusal rate C− own"), cells)) + ".")
+
+
+# The paper's own numbers (arXiv 2505.23724, Llama-2-7B, MetaMathQA 100k fine-tune, C− from 256 NQ-open
 # samples), quoted for context only: a 7B model, 1 epoch and exact-match benchmarks, not our setting.
 PAPER_CONTEXT = [
     "## Context: the paper's results (not measured here)", "",
@@ -158,78 +580,104 @@ PAPER_CONTEXT = [
 ]
 
 
-# Options that say where files go, not how the runs were made: kept out of the saved JSON and the
-# rendered command, so neither carries a path of the machine that ran it.
-LOCAL_OPTIONS = {"out": "--out", "runs_dir": "--runs-dir"}
+def fronts_figure(raw: dict, target: float | None):
+    """Forgetting against held-out fine-tune loss, one panel per experiment, one line per method."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from sclora.figures import METHOD_COLORS
+
+    settings, rows, before = raw["settings"], raw["rows"], raw["before"]
+    exps = experiments(settings)
+    fig = make_subplots(rows=1, cols=len(exps), subplot_titles=[t for _, t, _ in exps], horizontal_spacing=0.07)
+    for col, (cminus, _, members) in enumerate(exps, start=1):
+        metric = "mc" if cminus.startswith("knowledge") else "refusal"
+        for config in members:
+            points = []
+            for lr in settings["learning_rates_by_method"][config["method"]]:
+                runs = [r for r in rows if r["method"] == config["method"] and r["beta"] == config["beta"]
+                        and r["cminus"] == config["cminus"] and r["lr"] == lr]
+                if runs:
+                    points.append((_mean([finetune_loss(r) for r in runs]),
+                                   _mean([change(r, before[str(r["seed"])], metric, "heldout").mean() for r in runs]),
+                                   lr))
+            if not points:
+                continue
+            name = label(config)
+            beta = config["beta"]
+            fig.add_trace(go.Scatter(
+                x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers", name=name,
+                legendgroup=name, showlegend=col == 1, text=[f"{name}, lr {p[2]:g}" for p in points],
+                line=dict(color=METHOD_COLORS.get(config["method"]),
+                          dash="dot" if beta is not None and beta < settings["claim_beta"] else None),
+                hovertemplate="%{text}<br>fine-tune loss %{x:.3f}<br>Δ %{y:+.3f}<extra></extra>"), row=1, col=col)
+        if target is not None:
+            fig.add_vline(x=target, line=dict(color="#888", dash="dot", width=1), row=1, col=col)
+        fig.update_xaxes(title_text="held-out fine-tune loss", row=1, col=col)
+        fig.update_yaxes(title_text=f"Δ {METRIC_NAMES[metric]} (held-out)", row=1, col=col)
+    fig.update_layout(template="plotly_white", height=480, width=460 * len(exps), margin=dict(l=60, r=20, t=60, b=130),
+                      legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0))
+    return fig
 
 
-def portable(raw: dict) -> dict:
-    """``raw`` without machine-local paths: the output and run folders are dropped from args, argv and rows."""
-    raw = dict(raw)
-    raw["args"] = {k: v for k, v in raw["args"].items() if k not in LOCAL_OPTIONS}
-    argv, flags = [], set(LOCAL_OPTIONS.values())
-    skip = False
-    for item in raw.get("argv", []):
-        if skip:
-            skip = False
-            continue
-        if item in flags:
-            skip = True
-            continue
-        if item.split("=", 1)[0] in flags:
-            continue
-        argv.append(item)
-    raw["argv"] = argv
-    raw["rows"] = [{k: v for k, v in row.items() if k != "run_dir"} for row in raw.get("rows", [])]
-    return raw
-
-
-def save_raw(raw: dict, path: Path) -> None:
-    """The rows and settings the report is rendered from (whole or not at all), without local paths."""
-    import json
-
+def write_report(raw: dict, out: Path, readme: str = "") -> str:
+    """Render ``raw`` (results.json) to ``out`` (.md) and its figure; the verdicts go back into ``raw``."""
+    from sclora.figures import write_figures
     from sclora.files import atomic_file_write
 
-    raw = portable(raw)
-    atomic_file_write(path, lambda tmp: Path(tmp).write_text(json.dumps(raw, indent=1), encoding="utf-8"))
-
-
-def write_report(raw: dict, out: Path) -> str:
-    """Render ``raw`` (the JSON this script saves after every seed) to ``out`` (.md) and its figure."""
-    import pandas as pd
-
-    from sclora.figures import science_tradeoff, write_figures
-    from sclora.files import atomic_file_write
-
-    raw = portable(raw)
-    args = argparse.Namespace(**raw["args"])
-    table = pd.DataFrame(raw["rows"])
-    agg, n = aggregate(table)
-    flat = agg.copy()
-    flat.columns = [f"{col}_{stat}" for stat, col in flat.columns]
-    figure = science_tradeoff(flat.reset_index(), raw["before"], title=f"{args.finetune} vs {args.preserve}, "
-                              f"{args.steps} steps, mean ± std over seeds")
-    _, note = write_figures({out.stem: figure}, out.parent, plotlyjs="cdn")
-    has_png = out.with_suffix(".png").exists()
-    if note:
-        print(note + (f" {out.with_suffix('.png').name} is kept from an earlier render." if has_png else ""),
-              file=sys.stderr)
-    text = markdown(args, raw["argv"], raw["before"], agg, n, raw["cost"], raw["seconds"], raw["versions"],
-                    raw["device"], seeds_done=sorted(set(table["seed"])), figure=out.stem if has_png else None,
-                    merged=raw.get("merged"), out=out)
+    analysis = analyse(raw)
+    raw["verdicts"] = [{k: v[k] for k in ("claim", "verdict", "difference", "ci_low", "ci_high", "seeds",
+                                          "finetune_loss")} for v in analysis["verdicts"]]
+    raw["target_finetune_loss"] = analysis["target"]
+    raw["matched"] = analysis["matched"]
+    figure = None
+    if raw["rows"]:
+        _, note = write_figures({out.stem: fronts_figure(raw, analysis["target"])}, out.parent, plotlyjs="cdn")
+        if note:
+            print(note, file=sys.stderr)
+        figure = out.stem if out.with_suffix(".png").exists() else None
+    text = markdown(raw, analysis, figure, out)
     atomic_file_write(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    if readme:
+        from benchmarks.report import rewrite_block
+
+        updated = rewrite_block(Path(readme).read_text(encoding="utf-8"), readme_block(raw, out), START, END)
+        atomic_file_write(Path(readme), lambda tmp: Path(tmp).write_text(updated, encoding="utf-8"))
     return text
 
 
-def main(argv=None) -> int:
-    import json
+def readme_block(raw: dict, out: Path) -> str:
+    """The README's summary: the verdicts, what they were measured on, and where the rest is."""
+    verdict_rows = raw["verdicts"]
+    lines = [START, "<!-- Rendered from docs/results.json by `python -m benchmarks.science --report-only`; "
+                    "do not edit. -->", "", summary_sentence(verdict_rows), "",
+             "| claim | verdict | difference [95 % CI] |", "|---|---|---|"]
+    lines += [f"| {v['claim']} | **{v['verdict']}** | {_num(v['difference'], signed=True)} "
+              f"[{_num(v['ci_low'], signed=True)}, {_num(v['ci_high'], signed=True)}] |" for v in verdict_rows]
+    settings = raw["settings"]
+    lines += ["", f"Model `{settings['model']}`, {len(raw['rows'])} runs over seeds "
+                  f"{', '.join(sorted(raw['before'], key=int))} on {raw['device']}; every table, the fronts and the "
+                  f"per-run numbers are in [docs/results.md](docs/{out.name}).", END]
+    return "\n".join(lines)
 
-    import pandas as pd
+
+def save_raw(raw: dict, path: Path) -> None:
+    from sclora.files import atomic_file_write
+
+    atomic_file_write(path, lambda tmp: Path(tmp).write_text(json.dumps(raw, indent=None, separators=(",", ":")),
+                                                              encoding="utf-8"))
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv=None) -> int:
     import torch
 
-    from sclora.compare import compare, examples_from, prepare_data
+    from sclora.compare import model_checksum
     from sclora.models import load_model
     from sclora.runs import library_versions
+    from sclora.statistics import collect_statistics
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
@@ -237,55 +685,86 @@ def main(argv=None) -> int:
     raw_path = out.with_suffix(".json")
     if args.report_only:
         raw = json.loads(raw_path.read_text(encoding="utf-8"))
-        for extra in filter(None, args.merge.split(",")):
-            more = json.loads(Path(extra).read_text(encoding="utf-8"))
-            control = ("seeds", "out", "runs_dir", "merge", "report_only", "cost_only")  # not settings of the runs
-            check_same = {k: v for k, v in more["args"].items() if k not in control}
-            mine = {k: v for k, v in raw["args"].items() if k not in control}
-            if check_same != mine:
-                raise SystemExit(f"{extra}: other settings than {raw_path}, not merged: "
-                                 f"{ {k: v for k, v in check_same.items() if mine.get(k) != v} }")
-            raw["rows"] += [r for r in more["rows"] if r["seed"] not in {x["seed"] for x in raw["rows"]}]
-            raw["seconds"] += more["seconds"]
-            raw.setdefault("merged", []).append(f"{Path(extra).name} (seeds {more['args']['seeds']}, {more['device']})")
-        if raw.get("merged"):
-            save_raw(raw, raw_path)
-        print(write_report(raw, out))
+        print(write_report(raw, out, args.readme))
+        save_raw(raw, raw_path)  # with the verdicts just computed
         return 0
-    started = time.perf_counter()
-    model, tok = load_model(args.model, device=args.device)
-    finetune_ex, preserve_ex = examples_from(args.finetune), examples_from(args.preserve)
+    settings = settings_of(args)
+    raw = {"settings": settings, "argv": without_out(argv), "before": {}, "rows": [], "seconds": 0.0}
+    if raw_path.exists():  # resume: the finished runs of the same settings stay
+        saved = json.loads(raw_path.read_text(encoding="utf-8"))
+        if saved.get("settings") != settings:
+            raise SystemExit(f"{raw_path} holds runs of other settings; give another --out or remove it.")
+        raw.update(before=saved["before"], rows=saved["rows"], seconds=saved["seconds"])
+    started, spent = time.perf_counter(), raw["seconds"]
+    model, tokenizer = load_model(args.model, device=args.device)
+    _TOKENIZER[:] = [tokenizer]
     device = str(next(model.parameters()).device)
     if device == "cpu":
         device = f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-    cost = None
-    if args.cost_steps > 0:
-        data = prepare_data(finetune_ex, preserve_ex, tok, max_samples=args.max_samples, max_length=args.max_length)
-        cost = step_cost(model, tok, data, rank=args.rank, batch_size=args.batch_size, steps=args.cost_steps)
-        print(f"step cost: {cost}", file=sys.stderr)
-    if args.cost_only:
-        return 0
-    tables = []
-    for seed in (int(s) for s in args.seeds.split(",")):
-        print(f"seed {seed} ...", file=sys.stderr)
-        result = compare(model, tok, finetune_ex, preserve_ex, methods=args.methods.split(","),
-                         betas=_floats(args.betas), lrs=_floats(args.lrs), rank=args.rank, steps=args.steps,
-                         batch_size=args.batch_size, seed=seed, max_samples=args.max_samples,
-                         max_length=args.max_length, max_eval=args.max_eval, model_name=args.model,
-                         out_dir=Path(args.runs_dir) / f"seed{seed}" if args.runs_dir else None,
-                         on_event=lambda kind, info: print(f"  {info['name']} "
-                                                           f"({info['record'].metrics['train_seconds']:.0f} s)",
-                                                           file=sys.stderr) if kind == "run_done" else None)
-        tables.append(result.table.assign(seed=seed))
-        # Save after every seed, so a long run that is cut off still leaves its finished seeds.
-        table = pd.concat(tables, ignore_index=True)
-        raw = {"args": vars(args), "argv": argv, "before": result.before, "cost": cost, "device": device,
-               "seconds": time.perf_counter() - started, "versions": library_versions(),
-               "rows": json.loads(table.to_json(orient="records"))}
+    raw.update(device=device, versions=library_versions())
+    checksum = model_checksum(model)
+    done = {_row_key(r) for r in raw["rows"]}
+
+    def save(row=None) -> None:
+        if row is not None:
+            raw["rows"].append(row)
+            done.add(_row_key(row))
+        raw["seconds"] = spent + time.perf_counter() - started
         save_raw(raw, raw_path)
-        text = write_report(raw, out)
-    print(text)
+
+    data_of = {}
+    for phase in ("knowledge-small", "safety", "knowledge-larger"):
+        for seed in settings["seeds"]:
+            phase_configs = [c for c in configs(settings) if _phase(c, settings) == phase]
+            pending = [c for c in phase_configs if any(run_key(c["method"], c["beta"], c["cminus"], lr, seed) not in done
+                                                       for lr in settings["learning_rates_by_method"][c["method"]])]
+            if not pending and str(seed) in raw["before"]:
+                continue
+            print(f"{phase}, seed {seed} ...", file=sys.stderr, flush=True)
+            data = data_of.setdefault(seed, seed_data(settings, tokenizer, seed))
+            if str(seed) not in raw["before"]:
+                raw["before"][str(seed)] = evaluate_model(model, tokenizer, data, settings)
+                save()
+            statistics = {}
+            for config in pending:
+                cminus = config["cminus"] or f"knowledge-{settings['preserve_samples'][0]}"
+                stats = None
+                if config["method"] == "sclora":
+                    if cminus not in statistics:
+                        source, n = cminus.rsplit("-", 1)
+                        statistics[cminus] = collect_statistics(model, data.finetune_ids,
+                                                                preserve_ids(data, settings, source, int(n)),
+                                                                pad_token_id=tokenizer.pad_token_id or 0)
+                    stats = statistics[cminus]
+                run_config(model, tokenizer, data, settings, config, seed, stats, done, save)
+            if model_checksum(model) != checksum:
+                raise SystemExit("The base model changed during the runs; the results are not comparable.")
+            write_report(raw, out, args.readme)  # a run cut off later still leaves a report of what is done
+            save_raw(raw, raw_path)
+        data_of.clear()
+    print(write_report(raw, out, args.readme))
+    save_raw(raw, raw_path)
     return 0
+
+
+def without_out(argv: list[str]) -> list[str]:
+    """The command without ``--out``: where the files go is not how they were made (and may be a local path)."""
+    out, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item == "--out":
+            skip = True
+        elif not item.startswith("--out="):
+            out.append(item)
+    return out
+
+
+def _phase(config: dict, settings: dict) -> str:
+    cminus = config["cminus"]
+    if cminus is None or cminus == f"knowledge-{settings['preserve_samples'][0]}":
+        return "knowledge-small"
+    return "safety" if cminus.startswith("safety") else "knowledge-larger"
 
 
 if __name__ == "__main__":

@@ -237,54 +237,6 @@ def tradeoff_scatter(table: pd.DataFrame, before: Mapping | None = None) -> go.F
     return fig
 
 
-def science_tradeoff(table: pd.DataFrame, before: Mapping | None = None, title: str = "") -> go.Figure:
-    """Seed-averaged trade-off: fine-tune vs preserve metric, mean ± std, loss and accuracy side by side.
-
-    ``table`` has columns method, beta, lr and ``<metric>_mean`` / ``<metric>_std`` for
-    finetune/preserve loss and accuracy after training (one row per method, β, lr); the runs of one
-    (method, β) are joined across learning rates. An accuracy panel is drawn only where measured.
-    """
-    panels = [("loss", "held-out loss after (lower is better)")]
-    if table.get("finetune_accuracy_after_mean", pd.Series(dtype=float)).notna().any() and \
-            table.get("preserve_accuracy_after_mean", pd.Series(dtype=float)).notna().any():
-        panels.append(("accuracy", "accuracy after (higher is better)"))
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for _, t in panels], horizontal_spacing=0.1)
-    low = table.lr.min()
-    for (method, beta), part in table.groupby(["method", "beta"], sort=False):
-        part = part.sort_values("lr")
-        name = f"{method} β={beta}" if beta not in ("", None) and beta == beta else str(method)
-        dash = "dot" if method == "sclora" and len(table[table.method == "sclora"].beta.unique()) > 1 and \
-            beta != max(table[table.method == "sclora"].beta) else None
-        for col, (kind, _) in enumerate(panels, start=1):
-            x, y = f"finetune_{kind}_after", f"preserve_{kind}_after"
-            fig.add_trace(go.Scatter(
-                x=part[f"{x}_mean"].tolist(), y=part[f"{y}_mean"].tolist(), mode="lines+markers", name=name,
-                legendgroup=name, showlegend=col == 1, text=[f"{name}, lr {lr:g}" for lr in part.lr],
-                error_x=dict(type="data", array=part[f"{x}_std"].fillna(0).tolist(), thickness=1),
-                error_y=dict(type="data", array=part[f"{y}_std"].fillna(0).tolist(), thickness=1),
-                line=dict(color=METHOD_COLORS.get(method), width=1.5, dash=dash),
-                marker=dict(size=10, color=METHOD_COLORS.get(method), line=dict(width=2, color=METHOD_COLORS.get(method)),
-                            symbol=["circle-open" if lr == low else "circle" for lr in part.lr]),
-                hovertemplate="%{text}<br>fine-tune %{x:.4f}<br>preserve %{y:.4f}<extra></extra>"), row=1, col=col)
-    if before:
-        for col, (kind, _) in enumerate(panels, start=1):
-            bx, by = before.get(f"finetune_{kind}"), before.get(f"preserve_{kind}")
-            if bx is not None and by is not None:
-                fig.add_trace(go.Scatter(x=[bx], y=[by], mode="markers", name="base model", legendgroup="base",
-                                         showlegend=col == 1,
-                                         marker=dict(size=14, symbol="star", color=METHOD_COLORS["base"]),
-                                         hovertemplate="base model<br>fine-tune %{x:.4f}<br>preserve %{y:.4f}"
-                                                       "<extra></extra>"), row=1, col=col)
-    for col, (kind, _) in enumerate(panels, start=1):
-        fig.update_xaxes(title_text=f"fine-tune {kind}", row=1, col=col)
-        fig.update_yaxes(title_text=f"preserve {kind}", row=1, col=col)
-    fig.update_layout(**{**_LAYOUT, "margin": dict(l=60, r=20, t=80, b=150),
-                         "legend": dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0)},
-                      title=(title + "<br>" if title else "") + "<sup>open marker: the smaller learning rate</sup>",
-                      height=560, width=520 * len(panels))
-    return fig
-
-
 # --------------------------------------------------------------------------- files
 
 

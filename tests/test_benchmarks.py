@@ -10,80 +10,78 @@ import pytest
 pytestmark = pytest.mark.filterwarnings("ignore")
 
 
-def _science_argv(out, seeds="0,1", lr="1e-3"):
-    return ["--model", "tiny-llama", "--methods", "lora,sclora", "--betas", "0.5", "--lrs", lr, "--seeds", seeds,
-            "--steps", "1", "--max-samples", "8", "--max-eval", "1", "--cost-steps", "0", "--out", str(out)]
+def _science_argv(out, seeds="0"):
+    return ["--model", "tiny-llama", "--seeds", seeds, "--betas", "0,0.9", "--lrs-lora", "1e-3,3e-3",
+            "--lrs-residual", "1e-4,1e-3", "--eval-prompts", "5", "--preserve-samples", "4", "--insample", "3",
+            "--safety-eval", "2", "--steps", "1", "--out", str(out)]
 
 
-def test_science_report_figure_rerender_and_merge(tmp_path):
+def test_science_protocol_contract_report_and_resume(tmp_path):
     from benchmarks import science
 
     out = tmp_path / "results.md"
     argv = _science_argv(out)
     assert science.main(argv) == 0
-    text = out.read_text()
-    assert "| lora |  | 0.001 | 2 |" in text and "| sclora | 0.5 | 0.001 | 2 |" in text
-    assert "python -m benchmarks.science " + " ".join(argv[:-2]) + "\n" in text  # the command, without --out
-    assert "finished: 0, 1" in text and "Context: the paper's results (not measured here)" in text
     raw = json.loads(out.with_suffix(".json").read_text())
-    assert len(raw["rows"]) == 4 and {r["seed"] for r in raw["rows"]} == {0, 1}
-    if shutil.which("chromium"):  # installed by .ci/run
-        assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG" and "![" in text and "results.png" in text
-    html = out.with_suffix(".html").read_text()
-    assert "plotly" in html and "lora" in html and "base model" in html
-    assert str(tmp_path) not in out.with_suffix(".json").read_text()  # no path of this machine is saved
-    assert str(tmp_path) not in text
-    # Re-rendered from the saved rows alone, after moving the report and its discussion to another folder.
-    (tmp_path / "results-discussion.md").write_text("The hand-written part.\n")
-    text = science.main(["--report-only", "--out", str(out)]) == 0 and out.read_text()
-    assert "The hand-written part." in text and "(`results-discussion.md`)" in text
-    moved = tmp_path / "elsewhere"
-    moved.mkdir()
-    names = [n for n in ("results.json", "results-discussion.md", "results.png") if (tmp_path / n).exists()]
-    for name in names:
-        (tmp_path / name).rename(moved / name)
-    assert science.main(["--report-only", "--out", str(moved / "results.md")]) == 0
-    assert (moved / "results.md").read_text() == text
-    for name in names:
-        (moved / name).rename(tmp_path / name)
-    (tmp_path / "results-discussion.md").unlink()
-    out.unlink()
-    assert science.main(["--report-only", "--out", str(out)]) == 0
+    settings = raw["settings"]
+    assert settings["seeds"] == [0] and settings["eval_prompts"] == 5 and settings["preserve_samples"] == [4]
+    assert settings["learning_rates"] == [1e-4, 1e-3, 3e-3]
+    # LoRA, PiSSA, SC-LoRA β=0 (no C−), then CorDA-KPM and SC-LoRA β=0.9 with C− from knowledge and from refusals.
+    assert len(raw["rows"]) == 7 * 2
+    assert all({"method", "beta", "lr", "seed", "split_seed"} <= set(r) for r in raw["rows"])
+    assert {r["cminus"] for r in raw["rows"]} == {None, "knowledge-4", "safety-128"}
+    row = raw["rows"][0]
+    assert len(row["mc_heldout"]) == 5 and len(row["mc_insample"]) == 3 and len(row["refusal_heldout"]) == 2
+    assert {"claim", "verdict", "difference", "ci_low", "ci_high"} <= set(raw["verdicts"][0])
+    assert {v["verdict"] for v in raw["verdicts"]} <= {"holds", "does not hold", "inconclusive"}
+    assert len(raw["verdicts"]) == 7  # no N− = 1,024 claim with one N−
     text = out.read_text()
-    assert "## Discussion" not in text
+    assert "python -m benchmarks.science " + " ".join(argv[:-2]) + "\n" in text  # the command, without --out
+    assert "## Verdicts" in text and "finished: 14 of 14 runs" in text and "not measured here" in text
+    assert str(tmp_path) not in out.with_suffix(".json").read_text() and str(tmp_path) not in text
+    if shutil.which("chromium"):  # installed by .ci/run
+        assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG" and "results.png" in text
+    assert "plotly" in out.with_suffix(".html").read_text()
 
-    # A seed run by another process with the same settings merges in; other settings are refused.
-    other = tmp_path / "seed2.md"
-    assert science.main(_science_argv(other, seeds="2")) == 0
-    assert science.main(["--report-only", "--out", str(out), "--merge", str(other.with_suffix(".json"))]) == 0
-    merged = out.read_text()
-    assert "| lora |  | 0.001 | 3 |" in merged and "seed2.json (seeds 2" in merged
-    odd = tmp_path / "odd.md"
-    assert science.main(_science_argv(odd, seeds="3", lr="2e-3")) == 0
+    # Re-rendered from the JSON alone, with the hand-written discussion appended.
+    (tmp_path / "results-discussion.md").write_text("The hand-written part.\n")
+    assert science.main(["--report-only", "--out", str(out)]) == 0
+    rendered = out.read_text()
+    assert "The hand-written part." in rendered and rendered.replace(
+        rendered[rendered.index("## Discussion"):rendered.index("The hand-written part.")], "") != text
+
+    # Resumable: only the runs missing from the JSON run again; the others stay as they were.
+    kept = raw["rows"][:-1]
+    raw["rows"] = kept
+    out.with_suffix(".json").write_text(json.dumps(raw))
+    assert science.main(argv) == 0
+    again = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert again[:-1] == kept and len(again) == 14
     with pytest.raises(SystemExit, match="other settings"):
-        science.main(["--report-only", "--out", str(out), "--merge", str(odd.with_suffix(".json"))])
+        science.main(_science_argv(out, seeds="0,1"))
 
 
-def test_science_figure_has_loss_and_accuracy_panels():
-    import pandas as pd
+def test_science_matched_learning_and_bootstrap():
+    import numpy as np
 
-    from sclora.figures import science_tradeoff
+    from benchmarks.science import bootstrap, common_target, matched, verdict
 
-    rows = []
-    for method, beta in (("lora", ""), ("sclora", 0.5), ("sclora", 0.9)):
-        for lr in (1e-4, 3e-4):
-            row = {"method": method, "beta": beta, "lr": lr}
-            for m in ("finetune_loss_after", "preserve_loss_after", "finetune_accuracy_after", "preserve_accuracy_after"):
-                row[f"{m}_mean"], row[f"{m}_std"] = 0.5 + lr * 100, 0.01
-            rows.append(row)
-    before = {"finetune_loss": 1.0, "preserve_loss": 1.0, "finetune_accuracy": 0.1, "preserve_accuracy": 0.9}
-    fig = science_tradeoff(pd.DataFrame(rows), before, title="t")
-    names = [t.name for t in fig.data]
-    assert names.count("lora") == 2 and names.count("sclora β=0.9") == 2 and names.count("base model") == 2
-    lora = next(t for t in fig.data if t.name == "lora")
-    assert list(lora.x) == [0.51, 0.53] and list(lora.error_x.array) == [0.01, 0.01]
-    no_acc = pd.DataFrame(rows).assign(finetune_accuracy_after_mean=float("nan"))
-    assert len(science_tradeoff(no_acc).layout.annotations) == 1  # only the loss panel
+    def run(lr, loss, value):
+        return {"lr": lr, "finetune_loss_sums": [loss * 10], "finetune_tokens": [10], "v": np.array([value, value])}
+
+    runs = [run(1e-4, 0.9, 0.0), run(3e-4, 0.5, -0.2), run(1e-3, 0.3, -0.4)]
+    assert matched(runs, 0.7, lambda r: r["v"]) == pytest.approx([-0.1, -0.1])  # halfway between 0.9 and 0.5
+    assert matched(runs, 0.4, lambda r: r["v"]) == pytest.approx([-0.3, -0.3])
+    assert matched(runs, 0.2, lambda r: r["v"]) is None  # never extrapolated
+    other = [[run(1e-3, 0.8, 0), run(3e-3, 0.4, 0)]]
+    assert common_target([[runs], other]) == pytest.approx(0.6)  # middle of the overlap [0.4, 0.8]
+    assert common_target([[runs], [[run(1e-3, 0.2, 0), run(3e-3, 0.1, 0)]]]) is None
+    same = {s: np.full((1, 50), 0.25) for s in range(3)}
+    assert bootstrap(same, lambda m: m[0].mean()) == pytest.approx((0.25, 0.25, 0.25))
+    noisy = {s: np.random.default_rng(s).normal(0.1, 1.0, (1, 200)) for s in range(3)}
+    point, low, high = bootstrap(noisy, lambda m: m[0].mean())
+    assert low < point < high and low < 0.1 < high
+    assert (verdict(0.01, 0.2), verdict(-0.2, -0.01), verdict(-0.1, 0.1)) == ("holds", "does not hold", "inconclusive")
 
 
 def test_walkthrough_times_every_tab_step(tmp_path):
