@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 POLL_S = 0.05  # how often a waiting caller checks its stop flag
 MAX_PROCESSES = 4  # each process holds its own torch (a few hundred MB)
+SHARES_PER_WORKER = 4
 
 
 class WorkerFailed(RuntimeError):
@@ -244,26 +245,38 @@ class SolverProcesses:
         from multiprocessing.connection import wait
 
         names = stats.module_names
-        shares = _shares(names, len(self._workers))
+        # More shares than workers, handed out as workers finish: no worker idles while another still
+        # solves, and each share is packed while the others solve.
+        pending = list(enumerate(_shares(names, SHARES_PER_WORKER * len(self._workers))))
+        tables: list = [None] * len(pending)
         threads = max(1, torch.get_num_threads() // len(self._workers))
-        for worker, share in zip(self._workers, shares):  # each starts solving while the next share is packed
-            worker.conn.send({"job": _job(stats, share), "modules": share, "ranks": list(ranks), "betas": [float(b) for b in betas],
-                              "dtype": dtype, "threads": threads})
-        done, tables = [0] * len(shares), [None] * len(shares)
+        busy: dict[int, tuple[int, int]] = {}  # worker -> (share, modules of it done)
+        finished = 0
+
+        def hand_out(i: int) -> None:
+            index, share = pending.pop(0)
+            busy[i] = (index, 0)
+            self._workers[i].conn.send({"job": _job(stats, share), "modules": share, "ranks": list(ranks),
+                                        "betas": [float(b) for b in betas], "dtype": dtype, "threads": threads})
+
+        for i in range(min(len(self._workers), len(pending))):
+            hand_out(i)
         deadline = time.monotonic() + self.start_timeout_s
-        while any(t is None for t in tables):
-            conns = [w.conn for w, t in zip(self._workers, tables) if t is None]
-            for conn in wait(conns, POLL_S):
+        while busy:
+            for conn in wait([self._workers[i].conn for i in busy], POLL_S):
                 i = next(i for i, w in enumerate(self._workers) if w.conn is conn)
                 message = conn.recv()
                 if message[0] == "ready":
                     self._workers[i].ready = True  # started: from now on solving takes what it takes
                 elif message[0] == "progress":
-                    done[i] = message[1]
+                    busy[i] = (busy[i][0], message[1])
                     if progress is not None:
-                        progress(sum(done), len(names), message[3])
+                        progress(finished + sum(d for _, d in busy.values()), len(names), message[3])
                 elif message[0] == "table":
-                    tables[i] = message[1]
+                    index, done = busy.pop(i)
+                    tables[index], finished = message[1], finished + done
+                    if pending:
+                        hand_out(i)
                 else:
                     raise message[1]
             _check_stop(should_stop)
@@ -276,7 +289,7 @@ class SolverProcesses:
 
 
 def _shares(names: list[str], count: int) -> list[list[str]]:
-    """Consecutive runs of modules, one per worker, of near-equal length (layers cost about the same)."""
+    """``count`` consecutive runs of modules of near-equal length (layers cost about the same)."""
     count = max(1, min(count, len(names)))
     bounds = [round(i * len(names) / count) for i in range(count + 1)]
     return [names[a:b] for a, b in zip(bounds, bounds[1:])]

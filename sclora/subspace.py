@@ -54,6 +54,7 @@ class ReducedCovariances:
     preserve: torch.Tensor      # (k, k) float64
     finetune_trace: float
     preserve_trace: float
+    finetune_factor: torch.Tensor | None = None  # (N+, k) Z with finetune = ZᵀZ, when known
 
     def delta(self, beta: float) -> torch.Tensor:
         return (1.0 - beta) * self.finetune - beta * self.preserve
@@ -114,7 +115,7 @@ def _reduce_resolvable(stats: Statistics, name: str, d_out: int, rtol: float) ->
     zf, zp = yf @ basis, yp @ basis
     pf, pp = zf.T @ zf, zp.T @ zp
     return ReducedCovariances(basis, (pf + pf.T) / 2, (pp + pp.T) / 2, float((yf * yf).sum(dtype=torch.float64)),
-                              float((yp * yp).sum(dtype=torch.float64)))
+                              float((yp * yp).sum(dtype=torch.float64)), finetune_factor=zf)
 
 
 def _significant_directions(y: torch.Tensor, rtol: float) -> torch.Tensor:
@@ -300,10 +301,15 @@ def _sweep_module(reduced: ReducedCovariances, d_out: int, betas: list[float], t
     pf, pp = reduced.finetune.to(device, dtype), reduced.preserve.to(device, dtype)
     both = torch.cat([pf, pp])  # (2k, k): both energies from one product
     traces = torch.tensor([reduced.finetune_trace or 1.0, reduced.preserve_trace or 1.0], dtype=torch.float64)
-    weights = torch.tensor(betas, dtype=dtype, device=device)[:, None, None]
-    values_all, vectors_all = torch.linalg.eigh((1.0 - weights) * pf - weights * pp)  # every β in one batched solve
-    solved = [(values_all[i].flip(0), vectors_all[i].flip(1)) for i in range(len(betas))]
     k = pf.shape[0]
+    at_zero = _positive_eigenpairs(reduced.finetune_factor, top, k, device) if 0.0 in betas else None
+    solve = [b for b in betas if b != 0.0 or at_zero is None]
+    solved = {}
+    if solve:
+        weights = torch.tensor(solve, dtype=dtype, device=device)[:, None, None]
+        values_all, vectors_all = torch.linalg.eigh((1.0 - weights) * pf - weights * pp)  # one batched solve
+        solved = {b: (values_all[i].flip(0), vectors_all[i].flip(1)) for i, b in enumerate(solve)}
+    solved = [solved.get(b, at_zero) for b in betas]
     out = {"finetune_energy": [], "preserve_energy": [], "reward": []}
     for values, vectors in solved:
         values, vectors = values.double().cpu(), vectors
@@ -321,6 +327,22 @@ def _sweep_module(reduced: ReducedCovariances, d_out: int, betas: list[float], t
     stacked = {key: torch.stack(rows) for key, rows in out.items()}
     stacked["traces"] = torch.tensor([reduced.finetune_trace, reduced.preserve_trace], dtype=torch.float64)
     return stacked
+
+
+def _positive_eigenpairs(z: torch.Tensor | None, top: int, k: int, device: torch.device):
+    """The top eigenpairs of C+ = ZᵀZ (k × k), from the N+ × N+ Gram matrix ZZᵀ: ΔCov at β = 0 for about an
+    eighth of a k × k solve when N+ = k / 2. ``(values, vectors)`` as a full solve would give them (the k − m
+    eigenvalues past C+'s rank are 0), or None when C+ has fewer than ``top`` positive eigenvalues."""
+    if z is None:
+        return None
+    z = z.to(device)
+    values, u = torch.linalg.eigh(z @ z.T)  # ZZᵀ = U Λ Uᵀ, so ZᵀZ (ZᵀU Λ^-½) = (ZᵀU Λ^-½) Λ
+    values, u = values.flip(0), u.flip(1)
+    m = int((values > 0).sum())
+    if m < top:
+        return None
+    vectors = (z.T @ u[:, :m]) / values[:m].sqrt()
+    return torch.cat([values[:m], values.new_zeros(k - m)]), vectors
 
 
 def _sweep_table(stats: Statistics, names: list[str], betas: list[float], ranks: list[int],

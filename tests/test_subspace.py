@@ -149,7 +149,10 @@ def test_principal_angles():
 
 def test_float32_sweep_matches_float64_where_the_subspace_is_unique(stats):
     """The app's plotted β table (float32, directions below float32's resolution dropped) against float64."""
-    betas, ranks = [0.1, 0.5, 0.9], [1, 2, 4, 8]
+    betas, ranks = [0.0, 0.1, 0.5, 0.9], [1, 2, 4, 8]  # β = 0 is solved from C+'s N+ × N+ Gram matrix
+    from sclora.subspace import FLOAT32_RTOL, reduce_covariances
+
+    assert any(reduce_covariances(stats, n, FLOAT32_RTOL).finetune_factor is not None for n in stats.module_names)
     exact = tradeoff(stats, ranks, betas)
     fast = tradeoff(stats, ranks, betas, dtype=torch.float32)
     assert list(fast.columns) == list(exact.columns) and len(fast) == len(exact)
