@@ -338,7 +338,7 @@ def _positive_eigenpairs(z: torch.Tensor | None, top: int, k: int, device: torch
     z = z.to(device)
     values, u = torch.linalg.eigh(z @ z.T)  # ZZᵀ = U Λ Uᵀ, so ZᵀZ (ZᵀU Λ^-½) = (ZᵀU Λ^-½) Λ
     values, u = values.flip(0), u.flip(1)
-    m = int((values > 0).sum())
+    m = min(int((values > 0).sum()), k)  # rank(ZᵀZ) <= k; rounding may leave more tiny positive values when N+ > k
     if m < top:
         return None
     vectors = (z.T @ u[:, :m]) / values[:m].sqrt()

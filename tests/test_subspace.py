@@ -177,3 +177,17 @@ def test_float32_reduction_keeps_only_resolvable_directions(stats):
         assert trace - kept <= 1e-5 * trace
         dense = stats.output_covariance(name, side)
         assert trace == pytest.approx(float(dense.trace()), rel=1e-5)  # summed from float32 factors
+
+
+def test_positive_eigenpairs_from_the_gram_matrix_match_a_full_solve():
+    from sclora.subspace import _positive_eigenpairs
+
+    g = torch.Generator().manual_seed(0)
+    for n, k in ((6, 10), (12, 5)):  # fewer samples than directions, and more (rank k, rounding leaves extra > 0)
+        z = torch.randn(n, k, generator=g)
+        values, vectors = _positive_eigenpairs(z, top=3, k=k, device=torch.device("cpu"))
+        assert values.shape == (k,) and vectors.shape[0] == k
+        full_values, full_vectors = torch.linalg.eigh(z.T @ z)
+        torch.testing.assert_close(values[:3], full_values.flip(0)[:3], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close((vectors[:, :3].T @ full_vectors.flip(1)[:, :3]).abs(), torch.eye(3), atol=1e-3, rtol=0)
+    assert _positive_eigenpairs(torch.zeros(4, 6), top=2, k=6, device=torch.device("cpu")) is None
