@@ -122,6 +122,7 @@ class SeedData:
     knowledge_pool: list       # C− takes its first N− records; the first `insample` are scored too
     safety_train: list         # records; C− takes its first 128, the first `safety_eval` are scored
     safety_heldout: list
+    tokenizer: object
 
 
 def seed_data(settings: dict, tokenizer, seed: int) -> SeedData:
@@ -141,7 +142,8 @@ def seed_data(settings: dict, tokenizer, seed: int) -> SeedData:
         finetune_ids=all_tokens[: settings["finetune_samples"]],
         finetune_heldout=tokenize_examples(math_held, tokenizer, max_length=length, loss_on="response"),
         knowledge_heldout=knowledge[: settings["eval_prompts"]], knowledge_pool=knowledge[settings["eval_prompts"]:],
-        safety_train=safety_train.records, safety_heldout=safety_held.records[: settings["safety_eval"]])
+        safety_train=safety_train.records, safety_heldout=safety_held.records[: settings["safety_eval"]],
+        tokenizer=tokenizer)
 
 
 def preserve_ids(data: SeedData, settings: dict, source: str, n: int) -> list[list[int]]:
@@ -151,10 +153,7 @@ def preserve_ids(data: SeedData, settings: dict, source: str, n: int) -> list[li
     records = ([{"prompt": r["prompt"], "response": r["answer"]} for r in data.knowledge_pool[:n]]
                if source == "knowledge" else data.safety_train[:n])
     examples = Examples(source=source, format="jsonl", shape="prompt_response", records=records)
-    return tokenize_examples(examples, _TOKENIZER[0], max_length=settings["max_length"], loss_on="all").input_ids
-
-
-_TOKENIZER: list = []  # set by main; preserve_ids is called often and the tokenizer never changes
+    return tokenize_examples(examples, data.tokenizer, max_length=settings["max_length"], loss_on="all").input_ids
 
 
 # --------------------------------------------------------------------------- evaluation of one model
@@ -697,7 +696,6 @@ def main(argv=None) -> int:
         raw.update(before=saved["before"], rows=saved["rows"], seconds=saved["seconds"])
     started, spent = time.perf_counter(), raw["seconds"]
     model, tokenizer = load_model(args.model, device=args.device)
-    _TOKENIZER[:] = [tokenizer]
     device = str(next(model.parameters()).device)
     if device == "cpu":
         device = f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
