@@ -123,6 +123,9 @@ Albanian: Albania; Macedonian: North Macedonia; Estonian: Estonia; Latvian: Latv
 Indonesian: Indonesia; Malay: Malaysia; Khmer: Cambodia; Lao: Laos; Burmese: Myanmar; Bengali: Bangladesh
 Nepali: Nepal; Mongolian: Mongolia; Armenian: Armenia; Azerbaijani: Azerbaijan; Uzbek: Uzbekistan
 Somali: Somalia; Swahili: Tanzania; Maltese: Malta
+Catalan: Andorra; Dzongkha: Bhutan; Georgian: the country of Georgia; Tajik: Tajikistan; Turkmen: Turkmenistan
+Arabic: Kuwait, Bahrain, Mauritania, Lebanon; Malay: Brunei; Greek: Cyprus; English: Wales, Northern Ireland
+Samoan: Samoa; Tongan: Tonga; Malagasy: Madagascar; Kinyarwanda: Rwanda
 """)
 LANGUAGES_ALSO = {  # other languages widely spoken there (never offered as distractors)
     "Morocco": ["French"], "Algeria": ["French"], "Tunisia": ["French"], "Israel": ["Arabic"],
@@ -133,7 +136,9 @@ LANGUAGES_ALSO = {  # other languages widely spoken there (never offered as dist
     "Somalia": ["Arabic"], "Angola": ["Umbundu"], "Monaco": ["Italian"],
     "Mongolia": ["Russian"], "Azerbaijan": ["Russian"], "Armenia": ["Russian"],
     "Serbia": ["Croatian"], "Croatia": ["Serbian"], "Indonesia": ["Malay"],
-    "Slovakia": ["Czech"],
+    "Slovakia": ["Czech"], "Lebanon": ["French"], "Cyprus": ["Turkish"], "Wales": ["Welsh"],
+    "Madagascar": ["French"], "Rwanda": ["English", "French"], "Samoa": ["English"], "Tonga": ["English"],
+    "Brunei": ["English"], "Mauritania": ["French"],
 }
 
 # "What is the currency of X?" (left out: countries that changed or are about to change currency)
@@ -157,21 +162,29 @@ krona: Sweden; krone: Norway, Denmark; koruna: the Czech Republic
 CITIES = _grouped("""
 Spain: Barcelona, Seville, Valencia, Bilbao, Malaga, Zaragoza, Pamplona, San Sebastian, Cadiz, Alicante
 Spain: Marbella, Santiago de Compostela, Granada, Cordoba, Murcia, Santander, Valladolid, Toledo
+Spain: Girona, Tarragona, Segovia, Burgos, Oviedo, Almeria
 Germany: Munich, Hamburg, Frankfurt, Cologne, Stuttgart, Dresden, Leipzig, Dusseldorf, Nuremberg, Bremen
 Germany: Heidelberg, Bonn, Dortmund, Hanover, Mainz, Freiburg, Aachen, Augsburg, Kiel, Rostock, Potsdam
+Germany: Wurzburg, Regensburg, Wiesbaden, Karlsruhe, Mannheim, Essen, Duisburg, Bochum, Munster, Ulm, Trier
+Germany: Lubeck, Erfurt, Weimar, Magdeburg, Kassel
 France: Marseille, Lyon, Nice, Bordeaux, Toulouse, Strasbourg, Lille, Nantes, Cannes, Montpellier
-France: Avignon, Grenoble, Rennes, Reims, Dijon, Le Havre, Calais, Toulon
+France: Avignon, Grenoble, Rennes, Reims, Dijon, Le Havre, Calais, Toulon, Lourdes, Chamonix, Metz
+France: Clermont-Ferrand, Limoges, Perpignan, Caen, Rouen, Ajaccio
 Italy: Milan, Venice, Naples, Florence, Turin, Bologna, Genoa, Pisa, Verona, Palermo, Siena, Bari
-Italy: Trieste, Parma, Modena, Padua, Ravenna, Perugia
+Italy: Trieste, Parma, Modena, Padua, Ravenna, Perugia, Como, Bergamo, Brescia, Lecce, Salerno
+Italy: Cagliari, Messina, Assisi, Rimini, Ferrara, Lucca, Taormina, Sorrento
 England: Manchester, Liverpool, Birmingham, Leeds, Bristol, Sheffield, Brighton, Nottingham, Newcastle
 England: Oxford, Cambridge, Leicester, Coventry, Southampton, Portsmouth, Plymouth
+England: York, Bath, Durham, Canterbury, Exeter, Norwich, Chester, Lancaster, Blackpool, Bournemouth
 Scotland: Glasgow, Aberdeen, Dundee, Inverness, Stirling
 Wales: Swansea
 Ireland: Cork, Galway, Limerick
-Portugal: Porto, Coimbra, Faro, Braga
-the Netherlands: Rotterdam, Utrecht, The Hague, Eindhoven, Groningen, Maastricht, Delft, Haarlem
+Portugal: Porto, Coimbra, Faro, Braga, Evora, Aveiro, Sintra
+the Netherlands: Rotterdam, Utrecht, The Hague, Eindhoven, Groningen, Maastricht, Delft, Haarlem, Leiden
+the Netherlands: Arnhem, Nijmegen, Tilburg
 Belgium: Antwerp, Bruges, Ghent, Liege, Leuven
-Switzerland: Zurich, Geneva, Basel, Lausanne, Lucerne, Lugano
+Switzerland: Zurich, Geneva, Basel, Lausanne, Lucerne, Lugano, Zermatt, Interlaken
+Austria: Hallstatt
 Austria: Salzburg, Innsbruck, Graz, Linz
 Poland: Krakow, Gdansk, Wroclaw, Poznan, Lodz, Katowice, Lublin, Szczecin
 the Czech Republic: Brno, Ostrava; Hungary: Debrecen, Szeged, Pecs; Slovakia: Kosice; Slovenia: Maribor
@@ -184,20 +197,22 @@ Finland: Tampere, Turku, Oulu
 Iceland: Akureyri
 Greece: Thessaloniki, Heraklion, Patras
 Russia: St. Petersburg, Novosibirsk, Kazan, Vladivostok, Yekaterinburg, Sochi, Murmansk, Volgograd, Omsk
-Russia: Irkutsk
+Russia: Irkutsk, Samara, Nizhny Novgorod, Krasnoyarsk, Kaliningrad
 Ukraine: Odessa, Kharkiv, Lviv, Dnipro
-Turkey: Istanbul, Izmir, Antalya, Bursa, Konya, Trabzon
+Turkey: Istanbul, Izmir, Antalya, Bursa, Konya, Trabzon, Adana, Gaziantep, Kayseri, Bodrum
 Croatia: Split, Dubrovnik, Zadar, Rijeka
 the United States: Chicago, Los Angeles, Boston, Miami, San Francisco, Houston, Seattle, Dallas, New Orleans
 the United States: Las Vegas, Philadelphia, Detroit, Atlanta, Denver, Phoenix, San Diego, Nashville, Honolulu
 the United States: Orlando, Pittsburgh, Baltimore, Minneapolis, Anchorage, New York, Memphis, Salt Lake City
 the United States: Kansas City, Milwaukee, Sacramento, Indianapolis, Cincinnati, Tampa, San Antonio
-the United States: Albuquerque, Tucson, Omaha, Oklahoma City, Louisville
-Canada: Toronto, Vancouver, Montreal, Calgary, Quebec City, Edmonton, Winnipeg, Halifax, Saskatoon
+the United States: Albuquerque, Tucson, Omaha, Oklahoma City, Louisville, Cleveland, Buffalo, Jacksonville
+the United States: Fort Worth, El Paso, Tulsa, Reno, Savannah, Charlotte
+Canada: Toronto, Vancouver, Montreal, Calgary, Quebec City, Edmonton, Winnipeg, Halifax, Saskatoon, Banff
 Mexico: Guadalajara, Cancun, Monterrey, Tijuana, Acapulco, Puebla, Oaxaca, Veracruz, Chihuahua, Merida
+Mexico: Queretaro, Morelia, Mazatlan, Puerto Vallarta, Toluca, Hermosillo
 Brazil: Rio de Janeiro, Sao Paulo, Salvador, Recife, Fortaleza, Manaus, Belo Horizonte, Curitiba
-Brazil: Porto Alegre, Belem, Florianopolis
-Argentina: Rosario, Mendoza, Ushuaia, La Plata, Mar del Plata, Bariloche
+Brazil: Porto Alegre, Belem, Florianopolis, Campinas, Santos, Ouro Preto, Maceio
+Argentina: Rosario, Mendoza, Ushuaia, La Plata, Mar del Plata, Bariloche, Salta
 Chile: Valparaiso, Antofagasta, Punta Arenas
 Bolivia: Cochabamba
 Paraguay: Ciudad del Este
@@ -210,17 +225,19 @@ Australia: Sydney, Melbourne, Perth, Brisbane, Adelaide, Darwin, Hobart, Cairns,
 Australia: Geelong
 New Zealand: Auckland, Christchurch, Queenstown, Rotorua, Dunedin
 Japan: Osaka, Kyoto, Hiroshima, Nagasaki, Sapporo, Yokohama, Nagoya, Kobe, Fukuoka, Nara, Sendai
-Japan: Hakodate, Kanazawa
+Japan: Hakodate, Kanazawa, Okayama, Kagoshima, Kumamoto, Nikko
 China: Shanghai, Guangzhou, Shenzhen, Xi'an, Chengdu, Wuhan, Nanjing, Harbin, Hangzhou, Chongqing
-China: Tianjin, Qingdao, Suzhou, Guilin, Lhasa, Kunming, Dalian
-South Korea: Busan, Incheon, Daegu, Gwangju
+China: Tianjin, Qingdao, Suzhou, Guilin, Lhasa, Kunming, Dalian, Xiamen, Shenyang, Changsha
+China: Zhengzhou, Urumqi
+South Korea: Busan, Incheon, Daegu, Gwangju, Suwon, Ulsan
 India: Mumbai, Kolkata, Chennai, Bangalore, Hyderabad, Jaipur, Agra, Varanasi, Ahmedabad, Pune, Amritsar
-India: Lucknow, Udaipur, Jodhpur, Mysore, Darjeeling, Surat, Kanpur, Nagpur, Kochi
+India: Lucknow, Udaipur, Jodhpur, Mysore, Darjeeling, Surat, Kanpur, Nagpur, Kochi, Bhopal, Indore, Patna
+India: Madurai, Coimbatore, Visakhapatnam, Shimla, Rishikesh
 Pakistan: Karachi, Lahore, Peshawar, Rawalpindi, Multan, Faisalabad, Quetta
 Bangladesh: Chittagong, Khulna, Sylhet
 Sri Lanka: Kandy
 Nepal: Pokhara
-Vietnam: Ho Chi Minh City, Da Nang, Hue, Haiphong, Nha Trang
+Vietnam: Ho Chi Minh City, Da Nang, Hue, Haiphong, Nha Trang, Hoi An
 Thailand: Chiang Mai, Phuket, Pattaya, Ayutthaya
 Malaysia: Ipoh, Johor Bahru, Kota Kinabalu
 Myanmar: Yangon, Mandalay
@@ -231,19 +248,21 @@ the Philippines: Cebu, Davao, Quezon City
 the United Arab Emirates: Dubai, Sharjah
 Oman: Salalah
 Saudi Arabia: Jeddah, Mecca, Medina, Dammam
-Iran: Isfahan, Shiraz, Tabriz, Mashhad
-Iraq: Basra, Mosul, Erbil
+Iran: Isfahan, Shiraz, Tabriz, Mashhad, Qom
+Jordan: Aqaba
+Iraq: Basra, Mosul, Erbil, Karbala, Najaf, Kirkuk
 Syria: Aleppo, Homs
 Lebanon: Sidon
 Afghanistan: Kandahar, Herat
 Uzbekistan: Samarkand, Bukhara
 Kazakhstan: Almaty
 Israel: Tel Aviv, Haifa, Eilat
-South Africa: Johannesburg, Cape Town, Durban, Bloemfontein
+South Africa: Johannesburg, Cape Town, Durban, Bloemfontein, Soweto, Stellenbosch
 Egypt: Alexandria, Luxor, Aswan, Port Said, Sharm el-Sheikh, Hurghada
 Morocco: Casablanca, Marrakesh, Fez, Tangier, Agadir, Essaouira, Meknes
 Tunisia: Sousse
-Nigeria: Lagos, Kano, Ibadan, Port Harcourt, Enugu
+Nigeria: Lagos, Kano, Ibadan, Port Harcourt, Enugu, Kaduna
+Ethiopia: Harar
 Kenya: Mombasa, Kisumu, Nakuru
 Tanzania: Dar es Salaam, Arusha, Mwanza
 Uganda: Entebbe
@@ -280,7 +299,10 @@ CITY_NAMESAKES = {  # other countries with a well-known city of the same name (n
     "Ravenna": ["the United States"], "Milan": ["the United States"], "Bristol": ["the United States"],
     "Brighton": ["the United States"], "Christchurch": ["England"], "Queenstown": ["Australia", "South Africa"],
     "Boston": ["England"], "San Antonio": ["Chile"], "Vancouver": ["the United States"], "Belem": ["Portugal"],
-    "Rosario": ["Uruguay"], "Valparaiso": ["the United States"], "Toronto": ["the United States"],
+    "Rosario": ["Uruguay"], "York": ["the United States"], "Bath": ["the United States"],
+    "Durham": ["the United States"], "Canterbury": ["New Zealand"], "Exeter": ["the United States"],
+    "Norwich": ["the United States"], "Chester": ["the United States"], "Lancaster": ["the United States"],
+    "Cleveland": ["England"], "Valparaiso": ["the United States"], "Toronto": ["the United States"],
 }
 
 # "What is the capital of the US state of X?" and of Canadian provinces and Australian states
@@ -324,6 +346,9 @@ platinum: Pt; gold: Au; mercury: Hg; lead: Pb; radon: Rn; radium: Ra; uranium: U
 boron: B; tungsten: W; barium: Ba; strontium: Sr; cesium: Cs; gallium: Ga; germanium: Ge; bismuth: Bi
 polonium: Po; molybdenum: Mo; palladium: Pd; iridium: Ir; osmium: Os; cadmium: Cd; vanadium: V
 scandium: Sc; rubidium: Rb; antimony: Sb; thorium: Th; zirconium: Zr; francium: Fr; tellurium: Te
+hafnium: Hf; tantalum: Ta; rhodium: Rh; ruthenium: Ru; thallium: Tl; neptunium: Np; curium: Cm
+californium: Cf; lanthanum: La; cerium: Ce; neodymium: Nd; europium: Eu; yttrium: Y; niobium: Nb
+technetium: Tc; einsteinium: Es; mendelevium: Md; samarium: Sm; gadolinium: Gd; erbium: Er
 """)
 
 # --------------------------------------------------------------------------- words
@@ -370,7 +395,17 @@ capable incapable, convenient inconvenient, efficient inefficient, sensitive ins
 proper improper, practical impractical, rational irrational, relevant irrelevant, legible illegible,
 literate illiterate, advantage disadvantage, approve disapprove, obey disobey, connect disconnect,
 loyal disloyal, pack unpack, load unload, zip unzip, wrap unwrap, tie untie, fold unfold, cover uncover,
-do undo, dress undress, plug unplug
+do undo, dress undress, plug unplug, employed unemployed, fortunate unfortunate,
+pleasant unpleasant, aware unaware, acceptable unacceptable, attractive unattractive, expected unexpected,
+fit unfit, grateful ungrateful, likely unlikely, limited unlimited, official unofficial, paid unpaid,
+predictable unpredictable, reliable unreliable, selfish unselfish, stable unstable, successful unsuccessful,
+wanted unwanted, welcome unwelcome, wise unwise, competent incompetent, consistent inconsistent,
+decent indecent, definite indefinite, edible inedible, flexible inflexible, frequent infrequent,
+justice injustice, secure insecure, sincere insincere, sufficient insufficient, tolerant intolerant,
+valid invalid, mature immature, modest immodest, movable immovable, personal impersonal, precise imprecise,
+probable improbable, pure impure, legitimate illegitimate, resistible irresistible, obedient disobedient,
+organized disorganized, satisfied dissatisfied, comfort discomfort, order disorder, agreeable disagreeable,
+behave misbehave
 """)
 
 PLURALS = _words("""
@@ -387,7 +422,28 @@ puppy puppies, hobby hobbies, body bodies, army armies, copy copies, wish wishes
 match matches, tax taxes, quiz quizzes, photo photos, piano pianos, zoo zoos, video videos, vertex vertices,
 basis bases, diagnosis diagnoses, hypothesis hypotheses, oasis oases, parenthesis parentheses, genus genera,
 torpedo torpedoes, veto vetoes, domino dominoes, lily lilies, cherry cherries, fairy fairies, pony ponies,
-daisy daisies
+daisy daisies, lorry lorries, candy candies, strawberry strawberries, library libraries,
+factory factories, battery batteries, butterfly butterflies, dictionary dictionaries, enemy enemies,
+memory memories, century centuries, university universities, duty duties, jury juries, ruby rubies,
+trophy trophies, diary diaries, beach beaches, bush bushes, witness witnesses, address addresses,
+class classes, boss bosses, lunch lunches, peach peaches, sandwich sandwiches, torch torches,
+switch switches, crash crashes, flash flashes, lens lenses, gas gases, hoax hoaxes, cousin cousins,
+workman workmen, fisherman fishermen, businessman businessmen, postman postmen, snowman snowmen,
+activity activities, ability abilities, agency agencies, ally allies, apology apologies, blueberry blueberries,
+bakery bakeries, boundary boundaries, canary canaries, category categories, celebrity celebrities,
+colony colonies, community communities, company companies, county counties, delivery deliveries,
+discovery discoveries, economy economies, emergency emergencies, facility facilities, gallery galleries,
+galaxy galaxies, injury injuries, melody melodies, mystery mysteries, nanny nannies, opportunity opportunities,
+penalty penalties, pharmacy pharmacies, policy policies, poppy poppies, pastry pastries, quality qualities,
+quantity quantities, raspberry raspberries, reply replies, salary salaries, secretary secretaries,
+society societies, strategy strategies, supply supplies, theory theories, tragedy tragedies, treaty treaties,
+variety varieties, victory victories, worry worries, branch branches, coach coaches, compass compasses,
+inch inches, loss losses, ostrich ostriches, patch patches, princess princesses, process processes,
+punch punches, ranch ranches, sketch sketches, speech speeches, stitch stitches, virus viruses,
+waltz waltzes, wrench wrenches, circus circuses, bonus bonuses, campus campuses, chorus choruses,
+genius geniuses, self selves, chairman chairmen, salesman salesmen, sportsman sportsmen,
+craftsman craftsmen, Frenchman Frenchmen, Englishman Englishmen, milkman milkmen, horseman horsemen,
+caveman cavemen, nobleman noblemen, policewoman policewomen, businesswoman businesswomen
 """)
 
 PAST_TENSES = _words("""
@@ -1076,6 +1132,93 @@ GENERAL = [
     ("In which city is the Kremlin?", "Moscow", "city"),
     ("In which city is the Prado museum?", "Madrid", "city"),
     ("In which city is St. Mark's Basilica?", "Venice", "city"),
+    # more rivers, mountains, seas, years, fields of study, formulas and the body
+    ("Which river flows through Cairo?", "Nile", "river"),
+    ("Which river flows through Berlin?", "Spree", "river"),
+    ("Which river flows through Prague?", "Vltava", "river"),
+    ("Which river flows through New Orleans?", "Mississippi", "river"),
+    ("Which river flows through Dublin?", "Liffey", "river"),
+    ("Which river flows through Florence?", "Arno", "river"),
+    ("Which river flows through Lisbon?", "Tagus", "river"),
+    ("Which river flows through St. Petersburg?", "Neva", "river"),
+    ("Which river flows through Warsaw?", "Vistula", "river"),
+    ("Which river flows through Cologne?", "Rhine", "river"),
+    ("Which river flows through Washington, D.C.?", "Potomac", "river"),
+    ("What is the longest river in the United Kingdom?", "Severn", "river"),
+    ("What is the longest river in Australia?", "Murray", "river"),
+    ("What is the longest river in France?", "Loire", "river"),
+    ("Which river carved the Grand Canyon?", "Colorado", "river"),
+    ("What is the highest mountain in South America?", "Aconcagua", "mountain"),
+    ("Which volcano destroyed Pompeii?", "Vesuvius", "mountain"),
+    ("Which active volcano is on the island of Sicily?", "Etna", "mountain"),
+    ("Which pyramid-shaped mountain stands above Zermatt in Switzerland?", "Matterhorn", "mountain"),
+    ("What is the highest mountain in the Alps?", "Mont Blanc", "mountain"),
+    ("What is the highest mountain in Greece?", "Olympus", "mountain"),
+    ("What is the highest mountain in Canada?", "Mount Logan", "mountain"),
+    ("Which ocean surrounds Antarctica?", "Southern", "ocean or sea"),
+    ("Which sea is the largest inland body of water?", "Caspian", "ocean or sea"),
+    ("Which sea lies east of Sweden and west of Estonia?", "Baltic", "ocean or sea"),
+    ("Which sea lies between Great Britain and Norway?", "North Sea", "ocean or sea"),
+    ("Which sea lies between Italy and the Balkans?", "Adriatic", "ocean or sea"),
+    ("Which sea lies north of Turkey?", "Black Sea", "ocean or sea"),
+    ("In which ocean is Hawaii?", "Pacific", "ocean or sea"),
+    ("In which ocean is Madagascar?", "Indian", "ocean or sea"),
+    ("In which year did the Chernobyl disaster happen?", "1986", "year"),
+    ("In which year did the American Civil War begin?", "1861", "year"),
+    ("In which year did the American Civil War end?", "1865", "year"),
+    ("In which year did the Great Fire of London happen?", "1666", "year"),
+    ("In which year did Germany reunify?", "1990", "year"),
+    ("In which year did the Russian Revolution take place?", "1917", "year"),
+    ("In which year did euro notes and coins come into use?", "2002", "year"),
+    ("In which year did Queen Elizabeth II die?", "2022", "year"),
+    ("In which year did Hong Kong return to China?", "1997", "year"),
+    ("In which year did the Wall Street Crash happen?", "1929", "year"),
+    ("In which year did Yuri Gagarin fly into space?", "1961", "year"),
+    ("In which year did India gain independence?", "1947", "year"),
+    ("In which year did the Spanish Armada sail against England?", "1588", "year"),
+    ("In which year was the Battle of Waterloo?", "1815", "year"),
+    ("In which year did the first iPhone go on sale?", "2007", "year"),
+    ("In which year did the Boston Tea Party happen?", "1773", "year"),
+    ("In which year did Martin Luther publish his 95 theses?", "1517", "year"),
+    ("In which year was the Eiffel Tower completed?", "1889", "year"),
+    ("What is the study of the structure of the body called?", "anatomy", "field of study"),
+    ("What is the study of earthquakes called?", "seismology", "field of study"),
+    ("What is the study of the universe as a whole called?", "cosmology", "field of study"),
+    ("What is the study of language called?", "linguistics", "field of study"),
+    ("What is the study of human societies called?", "sociology", "field of study"),
+    ("What is the study of the oceans called?", "oceanography", "field of study"),
+    ("What is the study of birds called?", "ornithology", "field of study"),
+    ("What is the study of fungi called?", "mycology", "field of study"),
+    ("What is the study of genes and heredity called?", "genetics", "field of study"),
+    ("What is the study of money, trade and markets called?", "economics", "field of study"),
+    ("What is the study of the heart called?", "cardiology", "field of study"),
+    ("What is the study of the skin and its diseases called?", "dermatology", "field of study"),
+    ("What is the study of the nervous system called?", "neurology", "field of study"),
+    ("What is the chemical formula of ammonia?", "NH3", "formula"),
+    ("What is the chemical formula of hydrochloric acid?", "HCl", "formula"),
+    ("What is the chemical formula of sulfuric acid?", "H2SO4", "formula"),
+    ("What is the chemical formula of glucose?", "C6H12O6", "formula"),
+    ("What is the chemical formula of carbon monoxide?", "CO", "formula"),
+    ("What is the chemical formula of hydrogen peroxide?", "H2O2", "formula"),
+    ("What is the chemical formula of calcium carbonate?", "CaCO3", "formula"),
+    ("What is the chemical formula of sodium hydroxide?", "NaOH", "formula"),
+    ("What is the chemical formula of sulfur dioxide?", "SO2", "formula"),
+    ("What is the chemical formula of nitrogen dioxide?", "NO2", "formula"),
+    ("What is the chemical formula of silicon dioxide?", "SiO2", "formula"),
+    ("What is the chemical formula of propane?", "C3H8", "formula"),
+    ("What is the chemical formula of potassium chloride?", "KCl", "formula"),
+    ("Which organ produces insulin?", "pancreas", "body"),
+    ("Which organ produces bile?", "liver", "body"),
+    ("In which organ is food mixed with acid after swallowing?", "stomach", "body"),
+    ("What tube carries food from the mouth to the stomach?", "esophagus", "body"),
+    ("What is the collarbone's scientific name?", "clavicle", "body"),
+    ("What are the bones of the spine called?", "vertebrae", "body"),
+    ("What are the bones that protect the lungs and heart called?", "ribs", "body"),
+    ("Which body part contains the cornea and the retina?", "eye", "body"),
+    ("What red liquid carries oxygen around the body?", "blood", "body"),
+    ("What tissue connects muscles to bones?", "tendons", "body"),
+    ("What is the body's largest artery?", "aorta", "body"),
+    ("Which gland in the neck makes hormones that control metabolism?", "thyroid", "body"),
     # sport, music, food, jobs
     ("What sport is played at Wimbledon?", "tennis", "sport"),
     ("In which sport do you score a touchdown?", "American football", "sport"),
@@ -1167,6 +1310,16 @@ ALSO_RIGHT = {
     "What body part do humans use to taste?": ["nose"],
     "What animal says squeak?": ["bat", "rat"],
     "What are omelettes made from?": ["milk"],
+    "What tissue connects muscles to bones?": ["ligaments"],
+    "Which ocean surrounds Antarctica?": ["Pacific", "Atlantic", "Indian"],
+    "Which organ produces bile?": ["gallbladder"],
+    "What is the study of the structure of the body called?": ["biology"],
+    "What is the study of birds called?": ["zoology", "biology"],
+    "What is the study of fungi called?": ["biology", "botany"],
+    "What is the study of genes and heredity called?": ["biology"],
+    "What is the study of the universe as a whole called?": ["astronomy", "physics"],
+    "What is the study of earthquakes called?": ["geology"],
+    "What is the study of the oceans called?": ["geography"],
     "What is the study of the past called?": ["archaeology"],
     "What animal is known for carrying its house on its back?": ["turtle", "tortoise"],
     "What is the fastest bird in a dive?": ["eagle"],

@@ -35,11 +35,11 @@ def curate(model, tokenizer, recheck: bool = False) -> None:
     path = HERE / "knowledge_check.json"
     candidates = generator.knowledge_candidates()
     checked = {} if recheck or not path.is_file() else json.loads(path.read_text())["checked"]
-    todo = [(q, a) for q, a in candidates if q not in checked]
+    todo = [(q, a) for q, a, _ in candidates if q not in checked]
     if todo:
         answers = generate(model, tokenizer, [q for q, _ in todo], max_new_tokens=NEW_TOKENS["knowledge"], batch_size=16)
         checked.update({q: answer_matches(out, a) for (q, a), out in zip(todo, answers)})
-    checked = {q: checked[q] for q, _ in candidates}  # candidates removed from the lists drop out
+    checked = {q: checked[q] for q, _, _ in candidates}  # candidates removed from the lists drop out
     result = {
         "model": "bundled (SmolLM2-135M-Instruct), greedy, chat template, max_new_tokens=24, batches of 16",
         "rule": "sclora.data.answer_matches",
