@@ -75,6 +75,7 @@ def test_science_matched_learning_and_bootstrap():
     assert matched(runs, 0.2, lambda r: r["v"]) is None  # never extrapolated
     other = [[run(1e-3, 0.8, 0), run(3e-3, 0.4, 0)]]
     assert common_target([[runs], other]) == pytest.approx(0.6)  # middle of the overlap [0.4, 0.8]
+    assert common_target([[runs], [[], []], other]) == pytest.approx(0.6)  # a method not run yet is left out
     assert common_target([[runs], [[run(1e-3, 0.2, 0), run(3e-3, 0.1, 0)]]]) is None
     same = {s: np.full((1, 50), 0.25) for s in range(3)}
     assert bootstrap(same, lambda m: m[0].mean()) == pytest.approx((0.25, 0.25, 0.25))
