@@ -272,10 +272,15 @@ def change(row: dict, before: dict, metric: str, part: str) -> np.ndarray:
     return np.asarray(row[key], dtype=float) - np.asarray(before[key], dtype=float)
 
 
-def front(rows: list[dict], method: str, beta, cminus, seed: int) -> list[dict]:
+def runs_of(rows: list[dict], config: dict, **match) -> list[dict]:
+    """The runs of one (method, β, C−), and of ``match`` (e.g. lr, seed) where given."""
+    return [r for r in rows if all(r[k] == config[k] for k in ("method", "beta", "cminus"))
+            and all(r[k] == v for k, v in match.items())]
+
+
+def front(rows: list[dict], config: dict, seed: int) -> list[dict]:
     """One (method, β, C−) run per learning rate of ``seed``, by learning rate."""
-    return sorted((r for r in rows if r["method"] == method and r["beta"] == beta and r["cminus"] == cminus
-                   and r["seed"] == seed), key=lambda r: r["lr"])
+    return sorted(runs_of(rows, config, seed=seed), key=lambda r: r["lr"])
 
 
 def common_target(fronts: list[list[list[dict]]]) -> float | None:
@@ -356,7 +361,7 @@ def analyse(raw: dict) -> dict:
     seeds = sorted(int(s) for s in before)
     exps = experiments(settings)
     all_configs = {json.dumps(c, sort_keys=True): c for _, _, members in exps for c in members}.values()
-    target = common_target([[front(rows, c["method"], c["beta"], c["cminus"], s) for s in seeds]
+    target = common_target([[front(rows, c, s) for s in seeds]
                             for c in all_configs])
     table = []
     for cminus, title, members in exps:
@@ -367,7 +372,7 @@ def analyse(raw: dict) -> dict:
                 for part in PARTS:
                     values = []
                     for s in seeds:
-                        runs = front(rows, config["method"], config["beta"], config["cminus"], s)
+                        runs = front(rows, config, s)
                         if target is not None and runs:
                             v = matched(runs, target, lambda r: change(r, before[str(s)], metric, part))
                             if v is not None:
@@ -418,10 +423,10 @@ def verdicts(settings: dict, rows: list[dict], before: dict, seeds: list[int], t
     for claim in claims(settings):
         per_seed = {}
         # No loss every method reaches: compare the two at the middle of their own overlap instead.
-        pair_target = [common_target([[front(rows, c["method"], c["beta"], c["cminus"], s) for s in seeds]
+        pair_target = [common_target([[front(rows, c, s) for s in seeds]
                                       for c in (claim["a"], claim["b"])])]
         for s in seeds:
-            runs_a, runs_b = (front(rows, c["method"], c["beta"], c["cminus"], s) for c in (claim["a"], claim["b"]))
+            runs_a, runs_b = (front(rows, c, s) for c in (claim["a"], claim["b"]))
             if claim["metric"] == "finetune_loss":
                 a = [r for r in runs_a if r["lr"] == claim["lr"]]
                 b = [r for r in runs_b if r["lr"] == claim["lr"]]
@@ -529,8 +534,7 @@ def markdown(raw: dict, analysis: dict, figure: str | None, out: Path) -> str:
               "Δ generation acc held-out | Δ refusal held-out |", "|---|---|---|---|---|---|---|---|---|"]
     for config in configs(settings):
         for lr in settings["learning_rates_by_method"][config["method"]]:
-            runs = [r for r in rows if r["method"] == config["method"] and r["beta"] == config["beta"]
-                    and r["cminus"] == config["cminus"] and r["lr"] == lr]
+            runs = runs_of(rows, config, lr=lr)
             if not runs:
                 continue
             def mean_change(metric, part):
@@ -602,8 +606,7 @@ def fronts_figure(raw: dict, target: float | None):
         for config in members:
             points = []
             for lr in settings["learning_rates_by_method"][config["method"]]:
-                runs = [r for r in rows if r["method"] == config["method"] and r["beta"] == config["beta"]
-                        and r["cminus"] == config["cminus"] and r["lr"] == lr]
+                runs = runs_of(rows, config, lr=lr)
                 if runs:
                     points.append((_mean([finetune_loss(r) for r in runs]),
                                    _mean([change(r, before[str(r["seed"])], metric, "heldout").mean() for r in runs]),

@@ -167,9 +167,9 @@ def _choice_tokens(tokenizer, question: str, choice: str) -> tuple[list[int], li
     from .data import _common_prefix, _ids, format_example, has_chat_template
 
     prompt, _ = format_example({"prompt": question, "response": choice}, tokenizer)
-    special = not has_chat_template(tokenizer)
-    prompt_ids = _ids(tokenizer, prompt, special)
-    with_answer = _ids(tokenizer, prompt + (choice if has_chat_template(tokenizer) else f" {choice}"), special)
+    templated = has_chat_template(tokenizer)
+    prompt_ids = _ids(tokenizer, prompt, not templated)
+    with_answer = _ids(tokenizer, prompt + (choice if templated else f" {choice}"), not templated)
     n = _common_prefix(prompt_ids, with_answer)
     return prompt_ids[:n], with_answer[n:]
 
@@ -188,6 +188,8 @@ def choice_logprobs(model, tokenizer, questions: list[str], choices: list[list[s
     check(len(questions) == len(choices) and len(questions) > 0,
           "choice_logprobs needs one list of choices per question, and at least one question.")
     check(all(len(c) >= 2 for c in choices), "Every question needs at least two choices.")
+    from .statistics import pad_batch as pad_answers  # right padding: answers continue their prompts' cache
+
     device = next(model.parameters()).device
     pad = _pad_id(tokenizer)
     was_training = model.training
@@ -216,21 +218,16 @@ def choice_logprobs(model, tokenizer, questions: list[str], choices: list[list[s
             cache = first.cache  # one row per question -> one row per choice
             cache.batch_select_indices(torch.repeat_interleave(torch.arange(len(prompts)), repeat).to(device))
             answers = [a for t in tokens for _, a in t]
-            a_width = max(map(len, answers))
-            a_ids = torch.full((len(answers), a_width), pad, dtype=torch.long)
-            a_mask = torch.zeros_like(a_ids)
-            for row, a in enumerate(answers):
-                a_ids[row, : len(a)] = torch.tensor(a)
-                a_mask[row, : len(a)] = 1
+            a_ids, a_mask = pad_answers(answers, pad, device)
             lengths = mask.sum(1).repeat_interleave(repeat)
-            rest = model(input_ids=a_ids.to(device),
-                         attention_mask=torch.cat([mask.repeat_interleave(repeat, 0), a_mask], 1).to(device),
-                         position_ids=(lengths[:, None] + torch.arange(a_width)).to(device),
+            rest = model(input_ids=a_ids,
+                         attention_mask=torch.cat([mask.repeat_interleave(repeat, 0).to(device), a_mask], 1),
+                         position_ids=(lengths[:, None] + torch.arange(a_ids.shape[1])).to(device),
                          cache=cache, use_cache=False)
             # The answer's first token is predicted by the prompt's last position, the others by the answer.
             logits = torch.cat([first.logits[:, -1:].repeat_interleave(repeat, 0), rest.logits[:, :-1]], 1).float()
-            logp = torch.log_softmax(logits, -1).gather(-1, a_ids.to(device)[..., None])[..., 0]
-            sums = (logp * a_mask.to(device)).sum(1).tolist()
+            logp = torch.log_softmax(logits, -1).gather(-1, a_ids[..., None])[..., 0]
+            sums = (logp * a_mask).sum(1).tolist()
             flat = iter(zip(sums, map(len, answers)))
             out += [[next(flat) for _ in range(n)] for n in counts]
     finally:
