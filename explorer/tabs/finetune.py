@@ -184,7 +184,7 @@ def run_plan(session: Session, methods, betas_text: str, lrs_text: str, steps: i
             yield ("run", record), plan
 
     # In process, on_record keeps a run even when the caller stops reading (cancel); in a ZeroGPU worker
-    # it could not reach this session, so there the "run" events alone deliver the records.
+    # it could not reach the browser session's runs, so there the "run" events alone deliver the records.
     events = train_stream(session.model_name, session.data, session.statistics, before, to_train, settings, out_root,
                           stop.is_set, on_record=None if engine.gpu_out_of_process() else keep) if to_train else ()
     for event in events:
