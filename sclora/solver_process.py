@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import threading
 import time
 from typing import Callable
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 
 POLL_S = 0.05  # how often a waiting caller checks its stop flag
 MAX_PROCESSES = 4  # each process holds its own torch (a few hundred MB)
-SHARES_PER_WORKER = 4
 
 
 class WorkerFailed(RuntimeError):
@@ -245,9 +245,9 @@ class SolverProcesses:
         from multiprocessing.connection import wait
 
         names = stats.module_names
-        # More shares than workers, handed out as workers finish: no worker idles while another still
-        # solves, and each share is packed while the others solve.
-        pending = list(enumerate(_shares(names, SHARES_PER_WORKER * len(self._workers))))
+        # Shares handed out as workers finish, shrinking to single modules: no worker idles while another
+        # still solves a large share, and each share is packed while the others solve.
+        pending = list(enumerate(_shares(names, len(self._workers))))
         tables: list = [None] * len(pending)
         threads = max(1, torch.get_num_threads() // len(self._workers))
         busy: dict[int, tuple[int, int]] = {}  # worker -> (share, modules of it done)
@@ -288,11 +288,16 @@ class SolverProcesses:
         return pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
 
 
-def _shares(names: list[str], count: int) -> list[list[str]]:
-    """``count`` consecutive runs of modules of near-equal length (layers cost about the same)."""
-    count = max(1, min(count, len(names)))
-    bounds = [round(i * len(names) / count) for i in range(count + 1)]
-    return [names[a:b] for a, b in zip(bounds, bounds[1:])]
+def _shares(names: list[str], workers: int) -> list[list[str]]:
+    """Consecutive runs of modules, each half of what is left per worker (guided scheduling): large shares
+    first for little overhead, single modules last, so the workers finish within about one module of each
+    other (layers cost about the same)."""
+    out, start = [], 0
+    while start < len(names):
+        size = max(1, math.ceil((len(names) - start) / (2 * max(1, workers))))
+        out.append(names[start : start + size])
+        start += size
+    return out or [names]
 
 
 def _check_stop(should_stop) -> None:

@@ -89,3 +89,14 @@ def test_workers_that_do_not_start_fall_back_to_this_thread(stats, caplog):
     finally:
         solver.close()
     assert value == "here" and "instead of in solver processes" in caplog.text
+
+
+def test_shares_shrink_to_single_modules_so_workers_finish_together():
+    from sclora.solver_process import _shares
+
+    names = [f"m{i}" for i in range(210)]
+    shares = _shares(names, 2)
+    assert [n for share in shares for n in share] == names  # every module once, in order (the table's order)
+    sizes = [len(share) for share in shares]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] > 1 and sizes[-2:] == [1, 1]
+    assert _shares(["a"], 4) == [["a"]] and _shares([], 2) == [[]]
