@@ -52,6 +52,18 @@ def commit_line(res: dict) -> str:
     return f"commit {g['commit'][:12]}" + (" with uncommitted changes" if g.get("dirty") else "")
 
 
+def commands_line(res: dict) -> str:
+    return ", ".join(f"`{c}`" for c in res.get("commands") or [res["command"]])
+
+
+def runs_line(res: dict) -> str:
+    """The run (date, commit) each measurement comes from: runs merged into one JSON keep their own."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for name, m in res["measurements"].items():
+        groups.setdefault((m.get("date", res["date"])[:10], commit_line(m)), []).append(name)
+    return "; ".join(f"{', '.join(names)}: {date}, {commit}" for (date, commit), names in groups.items())
+
+
 def flagged(res: dict) -> list[dict]:
     return [c for m in res["measurements"].values() for c in m.get("checks", []) if c.get("flagged")]
 
@@ -158,11 +170,9 @@ def markdown(res: dict | None) -> str:
                 "every figure and writes `benchmarks/results.json` and this file.\n")
     ms, s = res["measurements"], res["settings"]
     lines = ["# Benchmarks", "",
-             f"Rendered by `python -m benchmarks.report` from `results.json`, written by `{res['command']}`"
-             + (f" (and {', '.join(f'`{c}`' for c in res['commands'] if c != res['command'])})"
-                if len(res.get("commands", [])) > 1 else "") + ".", "",
+             f"Rendered by `python -m benchmarks.report` from `results.json`, written by {commands_line(res)}.", "",
              f"- Machine: {machine_line(res)}.",
-             f"- Run: {res['date']}, {commit_line(res)}, {res['duration_s'] / 60:.1f} min.",
+             f"- Runs: {runs_line(res)}. The last one (`{res['command']}`) took {res['duration_s'] / 60:.1f} min.",
              f"- Settings: {settings_line(res)}.",
              f"- Compared functions ran interleaved (A B A B …), {s['repeats']} repeats each; the table gives the median "
              "(and the minimum); the ratio is of medians. Every raw time is in `results.json`.", ""]
@@ -218,9 +228,9 @@ def readme_block(res: dict | None, link: str = "benchmarks/results.md") -> str:
                           f"figure and writes them here and to [{link}]({link}).", "", END])
     ms = res["measurements"]
     lines = [START, note, "",
-             f"Measured by `{res['command']}` on {machine_line(res)}; {res['date'][:10]}, {commit_line(res)}. "
-             f"{settings_line(res)}. Medians of {res['settings']['repeats']} interleaved repeats; the minima, every raw "
-             f"time and the details are in [{link}]({link}).", ""]
+             f"Measured by {commands_line(res)} on {machine_line(res)}. {settings_line(res)}. Medians of "
+             f"{res['settings']['repeats']} interleaved repeats; the minima, every raw time and the details are in "
+             f"[{link}]({link}). Runs: {runs_line(res)}.", ""]
     lines += flag_lines(res)
     rows = ratio_rows(res, with_min=False)
     if rows:

@@ -223,6 +223,28 @@ def test_flagged_run_is_marked_in_report_and_readme():
     assert "Some CPU, 2 cores" in readme_block(res) and "no GPU" in readme_block(res)
 
 
+def test_report_names_the_run_of_each_merged_measurement():
+    from benchmarks.report import markdown, readme_block
+
+    def measured(day, commit, dirty):
+        return {"date": f"2030-01-0{day}T00:00:00+00:00", "git": {"commit": commit * 40, "dirty": dirty}}
+
+    res = {"schema": 2, "command": "python -m benchmarks.run --only app", "date": "2030-01-02T00:00:00+00:00",
+           "commands": ["python -m benchmarks.run", "python -m benchmarks.run --only app"], "duration_s": 60,
+           "git": {"commit": "b" * 40, "dirty": True},
+           "machine": {"cpu": "Some CPU", "cores": 2, "torch_threads": 2, "gpu": None, "python": "3.11"},
+           "versions": {"torch": "2"}, "settings": {"model": "m", "samples": 4, "finetune": "f", "preserve": "p",
+                                                   "max_length": 8, "rank": 2, "batch_size": 2, "repeats": 3},
+           "measurements": {
+               "train": {"times": {"sclora_step": _timing(1, 1, 1), "lora_step": _timing(1, 1, 1)},
+                         **measured(1, "a", False)},
+               "app": {"times": {"warm_cache": _timing(3, 3, 3), "cold_cache": _timing(9, 9, 9)}, **measured(2, "b", True)}}}
+    for text in (markdown(res), readme_block(res)):
+        assert "train: 2030-01-01, commit aaaaaaaaaaaa;" in text
+        assert "app: 2030-01-02, commit bbbbbbbbbbbb with uncommitted changes" in text
+        assert "`python -m benchmarks.run`, `python -m benchmarks.run --only app`" in text
+
+
 def test_workshop_runs_sessions_against_a_fresh_server_and_merges_scenarios(tmp_path):
     from benchmarks import workshop
 
