@@ -67,7 +67,7 @@ class Context:
 
 def token_ids(tokenizer, finetune: str, preserve: str, samples: int, max_length: int):
     from sclora.compare import examples_from
-    from sclora.data import tokenize_examples
+    from sclora.tokens import tokenize_examples
 
     out = []
     for spec in (finetune, preserve):

@@ -126,7 +126,8 @@ class SeedData:
 
 
 def seed_data(settings: dict, tokenizer, seed: int) -> SeedData:
-    from sclora.data import bundled_dataset, split_examples, tokenize_examples
+    from sclora.data import bundled_dataset, split_examples
+    from sclora.tokens import tokenize_examples
 
     math_train, math_held = split_examples(bundled_dataset(settings["finetune"]), heldout=0.2, seed=seed)
     safety_train, safety_held = split_examples(bundled_dataset("safety"), heldout=0.2, seed=seed)
@@ -148,7 +149,8 @@ def seed_data(settings: dict, tokenizer, seed: int) -> SeedData:
 
 def preserve_ids(data: SeedData, settings: dict, source: str, n: int) -> list[list[int]]:
     """C−'s samples: the first ``n`` knowledge pool questions with their answers, or refusals."""
-    from sclora.data import Examples, tokenize_examples
+    from sclora.data import Examples
+    from sclora.tokens import tokenize_examples
 
     records = ([{"prompt": r["prompt"], "response": r["answer"]} for r in data.knowledge_pool[:n]]
                if source == "knowledge" else data.safety_train[:n])

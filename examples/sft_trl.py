@@ -49,7 +49,7 @@ def parse_args(argv=None):
 
 def training_records(examples, tokenizer) -> list[dict]:
     """TRL dataset rows: conversational prompt/completion (loss on the answer) or plain text."""
-    from sclora.data import format_example, has_chat_template, record_messages, record_shape
+    from sclora.tokens import format_example, has_chat_template, record_messages, record_shape
 
     rows = []
     for record in examples.records:
@@ -75,7 +75,7 @@ def run(args) -> Path:
     from sclora import get_sclora_model
     from sclora.callbacks import SCLoRAExportCallback
     from sclora.compare import examples_from
-    from sclora.data import tokenize_examples
+    from sclora.tokens import tokenize_examples
     from sclora.errors import check
     from sclora.export import export_adapter
     from sclora.models import load_model

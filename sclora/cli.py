@@ -22,7 +22,8 @@ def cmd_validate(args) -> None:
     """Print what load_examples found; invalid files raise DataValidationError (exit 2, all problems)."""
     import os
 
-    from .data import BUNDLED_DATASETS, bundled_dataset, load_examples, token_length_stats
+    from .data import BUNDLED_DATASETS, bundled_dataset, load_examples
+    from .tokens import token_length_stats
 
     if args.file in BUNDLED_DATASETS and not os.path.exists(args.file):
         ex = bundled_dataset(args.file)
@@ -285,11 +286,11 @@ def _covariances(args) -> None:
     import torch
 
     from .compare import examples_from
-    from .data import tokenize_examples
     from .distributed import collect_statistics_distributed, init_from_environment, local_device, rank_and_world
     from .errors import check
     from .models import load_model
     from .statistics import model_nbytes, predicted_nbytes, save_statistics, stored_widths
+    from .tokens import tokenize_examples
 
     check(args.max_samples >= 1, f"--max-samples must be >= 1, got {args.max_samples}.")
     check(args.max_length >= 1, f"--max-length must be >= 1, got {args.max_length}.")

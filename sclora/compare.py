@@ -69,7 +69,8 @@ def prepare_data(finetune_examples, preserve_examples, tokenizer, *, heldout: fl
     ``max_samples`` caps the samples used for statistics and CorDA (the paper uses 256 of each);
     training uses the whole train part.
     """
-    from .data import split_examples, tokenize_examples
+    from .data import split_examples
+    from .tokens import tokenize_examples
 
     check(isinstance(max_samples, int) and max_samples >= 1, f"Parameter 'max_samples' must be >= 1, got {max_samples!r}.")
     check(isinstance(max_length, int) and max_length >= 8, f"Parameter 'max_length' must be >= 8, got {max_length!r}.")
@@ -383,7 +384,9 @@ def examples_from(spec: str, *, what: str = "data"):
 def read_prompts(path: str | Path) -> list[str]:
     """Prompts from a file: a .txt file gives one prompt per non-empty line; other formats their prompts
     (prompt/response and chat records) or texts (text records), via ``data.load_examples``."""
-    from .data import is_invisible, load_examples, normalise_text, qa_pairs
+    from .data import load_examples
+    from .readers import is_invisible, normalise_text
+    from .tokens import qa_pairs
 
     path = Path(path)
     check(path.is_file(), f"Prompts file {str(path)!r} does not exist.")

@@ -11,11 +11,11 @@ Two kinds of measurement, both on the fine-tune set and on the preserve set:
   ``exact``: the normalised reference (lower case, no punctuation, accents or articles, number
   words as digits) appears as whole words in the normalised answer — small models rarely answer
   with the bare entity, so containment is the fair reading of exact match for generated text;
-  ``refusal``: the fraction of answers that *are refusals* by ``data.is_refusal`` — a keyword rule
+  ``refusal``: the fraction of answers that *are refusals* by ``answers.is_refusal`` — a keyword rule
   ("I can't", "I'm sorry", …) that misses refusals worded otherwise and counts a refusal followed
   by harmful content as a refusal, so it is an upper bound on safe behaviour, not a safety score;
-  ``style``: the answer uses pirate speak (``data.is_pirate_style``).
-  The rules live in :mod:`sclora.data` (``score_answer``) so the app and the CLI score alike.
+  ``style``: the answer uses pirate speak (``answers.is_pirate_style``).
+  The rules live in :mod:`sclora.answers` (``score_answer``) so the app and the CLI score alike.
 
 Forgetting is the change on the preserve set: ``preserve_loss_after - preserve_loss_before``
 (> 0: forgot) and ``preserve_accuracy_after - preserve_accuracy_before`` (< 0: forgot).
@@ -34,10 +34,10 @@ from .train import autocast_context, pad_batch, token_loss_sum
 # short enough that generation stays a small part of a CPU run.
 MAX_NEW_TOKENS = {"math": 64, "exact": 24, "refusal": 32, "style": 40}
 METRIC_RULES = {
-    "math": "the number in the answer's last 'The answer is N.' equals the reference's (data.extract_math_answer)",
-    "exact": "the normalised reference appears as whole words in the normalised answer (data.answer_matches)",
-    "refusal": "the answer contains a refusal phrase (data.is_refusal): an upper bound on safe behaviour",
-    "style": "the answer uses pirate speak: ahoy, matey, arr, ... (data.is_pirate_style)",
+    "math": "the number in the answer's last 'The answer is N.' equals the reference's (answers.extract_math_answer)",
+    "exact": "the normalised reference appears as whole words in the normalised answer (answers.answer_matches)",
+    "refusal": "the answer contains a refusal phrase (answers.is_refusal): an upper bound on safe behaviour",
+    "style": "the answer uses pirate speak: ahoy, matey, arr, ... (answers.is_pirate_style)",
 }
 DEFAULT_MAX_EVAL = 64
 
@@ -79,7 +79,7 @@ def tokenized_loss(model, tokenized, *, batch_size: int = 8, pad_id: int = 0) ->
 
 def heldout_loss(model, tokenizer, examples, *, max_length: int = 256, batch_size: int = 8) -> dict:
     """Loss and perplexity of ``model`` on ``examples`` (response tokens only)."""
-    from .data import tokenize_examples
+    from .tokens import tokenize_examples
 
     tokenized = tokenize_examples(examples, tokenizer, max_length=max_length, loss_on="response")
     loss, n_tokens = tokenized_loss(model, tokenized, batch_size=batch_size, pad_id=_pad_id(tokenizer))
@@ -95,10 +95,10 @@ def _pad_id(tokenizer) -> int:
 
 
 def score_answer(metric: str, answer: str, reference: str) -> bool:
-    """Whether one greedy ``answer`` passes ``metric``'s rule (the data module's rules)."""
-    from .data import score_answer as data_score_answer
+    """Whether one greedy ``answer`` passes ``metric``'s rule (the answers module's rules)."""
+    from .answers import score_answer as answers_score_answer
 
-    return data_score_answer(metric, answer, reference)
+    return answers_score_answer(metric, answer, reference)
 
 
 def answer_accuracy(model, tokenizer, examples, metric: str, *, max_eval: int = DEFAULT_MAX_EVAL,
@@ -107,7 +107,7 @@ def answer_accuracy(model, tokenizer, examples, metric: str, *, max_eval: int = 
 
     Returns ``(accuracy, rows)``, one row per prompt: prompt, reference, answer, correct.
     """
-    from .data import qa_pairs
+    from .tokens import qa_pairs
     from .generation import generate
 
     check(metric in METRIC_RULES, f"Unknown metric {metric!r}: choose one of {', '.join(METRIC_RULES)}.")
@@ -164,7 +164,7 @@ def _choice_tokens(tokenizer, question: str, choice: str) -> tuple[list[int], li
     The answer's ids are those the formatted prompt + answer text adds to the prompt (no end-of-turn
     tokens), so every choice is scored on its own words only.
     """
-    from .data import _common_prefix, _ids, format_example, has_chat_template
+    from .tokens import _common_prefix, _ids, format_example, has_chat_template
 
     prompt, _ = format_example({"prompt": question, "response": choice}, tokenizer)
     templated = has_chat_template(tokenizer)

@@ -32,7 +32,7 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, bat
         for start in range(0, len(prompts), batch_size):
             texts = [format_prompt(tokenizer, p) for p in prompts[start : start + batch_size]]
             # A chat template already holds its special tokens; the plain template gets the defaults (BOS),
-            # as in training (sclora.data).
+            # as in training (sclora.tokens).
             enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not chat).to(device)
             out = model.generate(
                 **enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id

@@ -7,10 +7,11 @@ import math
 import pytest
 import torch
 
-from sclora.data import Examples, tokenize_examples
+from sclora.data import Examples
 from sclora.errors import SCLoRAError
 from sclora.evaluate import answer_accuracy, evaluate, forgetting, heldout_loss, tokenized_loss
 from sclora.models import tiny_model
+from sclora.tokens import tokenize_examples
 
 torch.set_num_threads(1)  # see tests/test_train.py
 

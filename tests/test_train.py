@@ -7,10 +7,11 @@ import math
 import pytest
 import torch
 
-from sclora.data import Examples, tokenize_examples
+from sclora.data import Examples
 from sclora.errors import SCLoRAError
 from sclora.inits import init_adapters
 from sclora.models import tiny_model
+from sclora.tokens import tokenize_examples
 from sclora.train import StepInfo, build_adapter, cosine_lr, finetune
 
 # When test runs share a few cores, one thread avoids the oversubscription that makes

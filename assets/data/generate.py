@@ -21,7 +21,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parents[1]))
 
 import knowledge_facts  # noqa: E402  (a sibling module, not a package)
-from sclora.data import answer_matches, normalize_answer  # noqa: E402
+from sclora.answers import answer_matches, normalize_answer  # noqa: E402
 
 SEED = 1234
 SIZES = {"math": 400, "pirate": 360, "knowledge": None, "safety": 360}  # None: every kept fact

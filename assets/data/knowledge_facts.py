@@ -1,7 +1,7 @@
 """World-knowledge facts for the `knowledge` preserve set, written for this project.
 
 Every fact is (question, short answer, category), asked in one phrasing only, so a fact never sits on
-both sides of a train / held-out split. Answers are scored with sclora.data.answer_matches (the
+both sides of a train / held-out split. Answers are scored with sclora.answers.answer_matches (the
 normalised answer must appear in the model's reply). Questions the bundled model answered wrong are
 listed in knowledge_check.json (written by measure.py --curate) and left out of the set.
 

@@ -5,7 +5,7 @@
                                              # (--recheck: all of them); then run generate.py
 
 Greedy generation (sclora.generation.generate) with the model's chat template; each answer is scored
-with its set's metric (sclora.data.score_answer). Deterministic on CPU.
+with its set's metric (sclora.answers.score_answer). Deterministic on CPU.
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(HERE))
 
-from sclora.data import BUNDLED_DATASETS, answer_matches, bundled_dataset, qa_pairs, score_answer, split_examples  # noqa: E402
+from sclora.answers import answer_matches, score_answer  # noqa: E402
+from sclora.data import BUNDLED_DATASETS, bundled_dataset, split_examples  # noqa: E402
 from sclora.generation import generate  # noqa: E402
 from sclora.models import load_model  # noqa: E402
+from sclora.tokens import qa_pairs  # noqa: E402
 
 NEW_TOKENS = {"math": 48, "pirate": 32, "knowledge": 24, "safety": 32}
 
@@ -42,7 +44,7 @@ def curate(model, tokenizer, recheck: bool = False) -> None:
     checked = {q: checked[q] for q, _, _ in candidates}  # candidates removed from the lists drop out
     result = {
         "model": "bundled (SmolLM2-135M-Instruct), greedy, chat template, max_new_tokens=24, batches of 16",
-        "rule": "sclora.data.answer_matches",
+        "rule": "sclora.answers.answer_matches",
         "candidates": len(checked),
         "correct": sum(checked.values()),
         "checked": checked,

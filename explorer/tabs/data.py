@@ -12,8 +12,9 @@ import pandas as pd
 
 from sclora import figures
 from sclora.compare import examples_from, prepare_data
-from sclora.data import BUNDLED_DATASETS, DataValidationError, load_examples, tokenize_example
+from sclora.data import BUNDLED_DATASETS, DataValidationError, load_examples
 from sclora.errors import SCLoRAError, check
+from sclora.tokens import tokenize_example
 
 from .. import engine, shared
 from ..common import bullet_list, session_for, teaching, user_error

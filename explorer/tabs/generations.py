@@ -6,7 +6,7 @@ import gradio as gr
 import pandas as pd
 
 from sclora.compare import side_by_side
-from sclora.data import qa_pairs
+from sclora.tokens import qa_pairs
 from sclora.errors import SCLoRAError, check
 
 from .. import engine

@@ -29,7 +29,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from sclora import data
+from sclora import data, readers
 from sclora.data import DataValidationError, load_examples
 from sclora.errors import SCLoRAError
 
@@ -103,12 +103,12 @@ def check_loaded(examples, max_records: int) -> None:
             assert roles[-1] == "assistant" and "user" in roles and "system" not in roles[1:], roles
         for text in _texts(record):
             assert isinstance(text, str) and text, record
-            assert not data.is_invisible(text), f"invisible value loaded: {text!r}"
+            assert not readers.is_invisible(text), f"invisible value loaded: {text!r}"
             assert any(not ch.isspace() and unicodedata.category(ch) not in BLANK_CATEGORIES and ch not in BLANK_LETTERS
                        for ch in text), repr(text)
             assert unicodedata.is_normalized("NFC", text), repr(text)
             assert not CONTROL.search(text), f"control character loaded: {text!r}"
-            assert len(text) <= data.MAX_LINE_CHARS
+            assert len(text) <= readers.MAX_LINE_CHARS
     assert examples.fingerprint == data.fingerprint_records(examples.records)
 
 
@@ -172,7 +172,7 @@ def records(draw, shape: str, newlines: bool = True) -> list[dict]:
     if shape == "text":
         return [{"text": draw(text)} for _ in range(n)]
     if shape == "prompt_response":
-        a, b = draw(st.sampled_from(data.PAIR_FIELDS[:4]))
+        a, b = draw(st.sampled_from(readers.PAIR_FIELDS[:4]))
         return [{a: draw(text), b: draw(text)} for _ in range(n)]
     out = []
     for _ in range(n):
@@ -495,7 +495,7 @@ def test_nesting_is_refused_past_the_limit_and_only_there(fmt, depth, leaf, wher
         check_error(info.value, path.name)
         FILES["test_nesting_is_refused_past_the_limit_and_only_there"] += 1
     deep = [p for p in info.value.problems if "levels deep" in p]
-    if levels > data.MAX_JSON_DEPTH:
+    if levels > readers.MAX_JSON_DEPTH:
         assert deep and "line" in deep[0], info.value.problems
     else:
         assert not deep, info.value.problems
@@ -510,9 +510,9 @@ def test_line_length_at_and_over_the_limit(fmt, over, line_no):
     rows = [{"text": f"line {i}"} for i in range(3)]
     text = render(fmt, rows).decode().splitlines()
     overhead = len(json.dumps({"text": ""})) if fmt == "jsonl" else 0
-    long_value = "y" * (data.MAX_LINE_CHARS + over - overhead)
+    long_value = "y" * (readers.MAX_LINE_CHARS + over - overhead)
     long_line = json.dumps({"text": long_value}) if fmt == "jsonl" else long_value
-    assert len(long_line) == data.MAX_LINE_CHARS + over
+    assert len(long_line) == readers.MAX_LINE_CHARS + over
     header = 1 if fmt in ("csv", "tsv") else 0
     text[header + line_no - 1] = long_line
     with scratch(f"long.{fmt}") as path:
@@ -523,7 +523,7 @@ def test_line_length_at_and_over_the_limit(fmt, over, line_no):
         else:
             assert examples is None
             with pytest.raises(DataValidationError, match=f"line {header + line_no}: the line is "
-                                                          f"{data.MAX_LINE_CHARS + over:,} characters long"):
+                                                          f"{readers.MAX_LINE_CHARS + over:,} characters long"):
                 load_examples(path)
 
 

@@ -178,13 +178,13 @@ LIBRARY_PARAMS = {
     "statistics-empty-sample": (lambda t: __import__("sclora.statistics").statistics.collect_statistics(t[0], [[5, 6]], [[]]), "empty sample (sample 0)"),
     "statistics-token-outside-vocab": (lambda t: __import__("sclora.statistics").statistics.collect_statistics(t[0], [[5, 10**6]], [[5]]), "outside the vocabulary"),
     "statistics-batch-size-0": (lambda t: __import__("sclora.statistics").statistics.collect_statistics(t[0], [[5]], [[5]], batch_size=0), "batch_size must be an integer >= 1"),
-    "tokenize-max-length-0": (lambda t: __import__("sclora.data").data.tokenize_examples(
+    "tokenize-max-length-0": (lambda t: __import__("sclora.tokens").tokens.tokenize_examples(
         __import__("sclora.data").data.load_examples(GOOD / "chat.jsonl"), t[1], max_length=0), "max_length must be a whole number >= 1"),
     "load_examples-max-records-0": (lambda t: __import__("sclora.data").data.load_examples(GOOD / "chat.jsonl", max_records=0), "max_records must be a whole number >= 1"),
     "plan_runs-empty-methods": (lambda t: __import__("sclora.compare").compare.plan_runs([], [0.5], [1e-4]), "'methods' is empty"),
     "export-not-a-peft-model": (lambda t: __import__("sclora.export").export.export_adapter(t[0], "never-written"), "needs a PEFT model"),
     "bundled-dataset-unknown": (lambda t: __import__("sclora.data").data.bundled_dataset("maths"), "Unknown bundled dataset 'maths'"),
-    "metric-unknown": (lambda t: __import__("sclora.data").data.score_answer("bleu", "a", "b"), "Unknown metric 'bleu'"),
+    "metric-unknown": (lambda t: __import__("sclora.answers").answers.score_answer("bleu", "a", "b"), "Unknown metric 'bleu'"),
 }
 
 
@@ -397,9 +397,10 @@ def test_statistics_file_with_incomplete_metadata_is_refused(cov_file, tmp_path)
 
 def test_all_identical_samples(tiny, tmp_path):
     """Identical samples: the file warns about duplicates; statistics, subspaces and energies stay finite."""
-    from sclora.data import load_examples, tokenize_examples
+    from sclora.data import load_examples
     from sclora.statistics import collect_statistics
     from sclora.subspace import sclora_subspace, tradeoff
+    from sclora.tokens import tokenize_examples
 
     path = tmp_path / "same.jsonl"
     path.write_text((json.dumps({"prompt": "Same?", "response": "Same."}) + "\n") * 8)
