@@ -203,17 +203,24 @@ def measured_kinds(config: dict) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- the plan and the runs
 
 
+PHASES = ("knowledge-small", "safety", "knowledge-larger")
+
+
 def configs(settings: dict) -> list[dict]:
     """Every (method, β, C−) in the order they run: the N− = 128 knowledge experiment first (every β),
     then safety and N− = 1,024 (the claims' β). LoRA, PiSSA and SC-LoRA at β = 0 do not depend on C−,
-    so they run once."""
+    so they run once. Each config names its ``phase`` (one of ``PHASES``): all seeds finish a phase before
+    the next one starts."""
     small, *larger = settings["preserve_samples"]
-    out = [{"method": "lora", "beta": None, "cminus": None}, {"method": "pissa", "beta": None, "cminus": None}]
-    out += [{"method": "sclora", "beta": b, "cminus": None} for b in settings["betas"] if b == 0]
-    for source, n in [("knowledge", small), ("safety", 128)] + [("knowledge", m) for m in larger]:
-        betas = [b for b in settings["betas"] if b > 0] if (source, n) == ("knowledge", small) else [settings["claim_beta"]]
-        out.append({"method": "corda-kpm", "beta": None, "cminus": f"{source}-{n}"})
-        out += [{"method": "sclora", "beta": b, "cminus": f"{source}-{n}"} for b in betas]
+    first = "knowledge-small"
+    out = [{"method": "lora", "beta": None, "cminus": None, "phase": first},
+           {"method": "pissa", "beta": None, "cminus": None, "phase": first}]
+    out += [{"method": "sclora", "beta": b, "cminus": None, "phase": first} for b in settings["betas"] if b == 0]
+    for phase, source, n in ([(first, "knowledge", small), ("safety", "safety", 128)]
+                             + [("knowledge-larger", "knowledge", m) for m in larger]):
+        betas = [b for b in settings["betas"] if b > 0] if phase == first else [settings["claim_beta"]]
+        out.append({"method": "corda-kpm", "beta": None, "cminus": f"{source}-{n}", "phase": phase})
+        out += [{"method": "sclora", "beta": b, "cminus": f"{source}-{n}", "phase": phase} for b in betas]
     return out
 
 
@@ -727,9 +734,9 @@ def main(argv=None) -> int:
         save_raw(raw, raw_path)
 
     data_of = {}
-    for phase in ("knowledge-small", "safety", "knowledge-larger"):
+    for phase in PHASES:
         for seed in settings["seeds"]:
-            phase_configs = [c for c in configs(settings) if _phase(c, settings) == phase]
+            phase_configs = [c for c in configs(settings) if c["phase"] == phase]
             pending = [c for c in phase_configs if any(run_key(c["method"], c["beta"], c["cminus"], lr, seed) not in done
                                                        for lr in settings["learning_rates_by_method"][c["method"]])]
             if not pending and str(seed) in raw["before"]:
@@ -772,13 +779,6 @@ def without_out(argv: list[str]) -> list[str]:
         elif not item.startswith("--out="):
             out.append(item)
     return out
-
-
-def _phase(config: dict, settings: dict) -> str:
-    cminus = config["cminus"]
-    if cminus is None or cminus == f"knowledge-{settings['preserve_samples'][0]}":
-        return "knowledge-small"
-    return "safety" if cminus.startswith("safety") else "knowledge-larger"
 
 
 if __name__ == "__main__":
