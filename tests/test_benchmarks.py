@@ -265,3 +265,10 @@ def test_workshop_runs_sessions_against_a_fresh_server_and_merges_scenarios(tmp_
     assert ratio["sessions"] == 3 and ratio["ratio"] == pytest.approx(room["last_beta_tab_s"] / ratio["alone_s"])
     workshop.main(["--scenario", "room", "--sessions", "3", *tiny])  # measured again: replaced, not added
     assert len(json.loads(out.read_text())["scenarios"]) == 2
+
+
+def test_science_command_line_leaves_out_where_files_go():
+    from benchmarks.science import recipe
+
+    argv = ["--seeds", "0", "--out", "/somewhere/r.md", "--readme=", "--readme", "", "--out=x.md", "--steps", "3"]
+    assert recipe(argv) == ["--seeds", "0", "--steps", "3"]
