@@ -32,9 +32,9 @@ from pathlib import Path
 
 from .errors import SCLoRAError, check
 from .readers import (
-    MAX_PROBLEMS_PER_RECORD, RECOGNISED_HINT, _LINE_BREAKING, _control_problems, _decode, _detect_shape, _json_type,
-    _partial_pair, _read_delimited, _read_json, _read_jsonl, _read_parquet, _read_txt, _short, _size, char_name,
-    is_invisible, normalise_text,
+    LINE_BREAKING, MAX_PROBLEMS_PER_RECORD, RECOGNISED_HINT, char_name, control_problems, decode_text, detect_shape,
+    format_size, is_invisible, json_type, normalise_text, partial_pair, read_delimited, read_json, read_jsonl,
+    read_parquet, read_txt, shorten,
 )
 
 DEFAULT_MAX_RECORDS: int = 5000
@@ -72,7 +72,7 @@ class DataValidationError(SCLoRAError):
 
 def _one_line(text: str) -> str:
     """A message line: control characters and line separators (a file name may hold them) escaped."""
-    return _LINE_BREAKING.sub(lambda m: repr(m.group())[1:-1], text)
+    return LINE_BREAKING.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 @dataclass
@@ -124,7 +124,7 @@ def _string(where: str, name: str, value, problems: list[str], allow_empty: bool
 
 def _messages(where: str, value, problems: list[str]) -> list[dict] | None:
     if not isinstance(value, list):
-        problems.append(f"{where}, field 'messages': expected a list of {{role, content}} objects, got {_json_type(value)}")
+        problems.append(f"{where}, field 'messages': expected a list of {{role, content}} objects, got {json_type(value)}")
         return None
     if not value:
         problems.append(f"{where}, field 'messages': the list is empty")
@@ -138,7 +138,7 @@ def _messages(where: str, value, problems: list[str]) -> list[dict] | None:
         at = f"messages[{i}]"
         if not isinstance(message, dict):
             problems.append(f"{where}, field '{at}': expected an object with 'role' and 'content', "
-                            f"got {_json_type(message)}")
+                            f"got {json_type(message)}")
             continue
         message = {str(k).lower(): v for k, v in message.items()}
         missing = [k for k in ("role", "content") if k not in message]
@@ -147,7 +147,7 @@ def _messages(where: str, value, problems: list[str]) -> list[dict] | None:
             continue
         role = message["role"]
         if role not in ROLES:
-            problems.append(f"{where}, field '{at}.role': unknown role {_short(repr(role), 40)}; use one of {', '.join(ROLES)}")
+            problems.append(f"{where}, field '{at}.role': unknown role {shorten(repr(role), 40)}; use one of {', '.join(ROLES)}")
             continue
         content = _string(where, f"{at}.content", message["content"], problems)
         if content is not None:
@@ -171,19 +171,19 @@ def _messages(where: str, value, problems: list[str]) -> list[dict] | None:
 def _normalise(where: str, item, problems: list[str]) -> tuple[str, dict, set[str]] | None:
     """(shape, normalised record, ignored field names) for one raw record, or None with problems added."""
     if not isinstance(item, dict):
-        problems.append(f"{where}: expected a JSON object (a record), got {_json_type(item)}")
+        problems.append(f"{where}: expected a JSON object (a record), got {json_type(item)}")
         return None
     lowered: dict[str, object] = {}
     for key, value in item.items():
         low = str(key).strip().lower()
         if low in lowered:
-            problems.append(f"{where}: fields differ only in letter case ({_short(repr(key), 40)}); keep one")
+            problems.append(f"{where}: fields differ only in letter case ({shorten(repr(key), 40)}); keep one")
             return None
         lowered[low] = value
-    found = _detect_shape(set(lowered))
+    found = detect_shape(set(lowered))
     if found is None:
-        partial = _partial_pair(set(lowered))
-        fields = _short(", ".join(map(repr, item)), 200) or "none"
+        partial = partial_pair(set(lowered))
+        fields = shorten(", ".join(map(repr, item)), 200) or "none"
         problems.append(f"{where}: {partial}" if partial else
                         f"{where}: no recognised fields (found {fields}); expected {RECOGNISED_HINT}")
         return None
@@ -248,7 +248,7 @@ def load_examples(path, *, max_records: int = DEFAULT_MAX_RECORDS, max_bytes: in
     size = path.stat().st_size
     if size > max_bytes:
         raise DataValidationError(source, [
-            f"{source}: the file is {_size(size)}, over the limit of {_size(max_bytes)}; "
+            f"{source}: the file is {format_size(size)}, over the limit of {format_size(max_bytes)}; "
             "split it or raise max_bytes"])
     if size == 0:
         raise DataValidationError(source, [f"{source}: the file is empty"])
@@ -258,11 +258,11 @@ def load_examples(path, *, max_records: int = DEFAULT_MAX_RECORDS, max_bytes: in
     more = False  # the file has records after the first max_records, which are not read
     fmt = kind
     if kind == "parquet":
-        items, more = _read_parquet(path, source, problems, max_records, max_bytes)
+        items, more = read_parquet(path, source, problems, max_records, max_bytes)
     else:
-        text, problems = _decode(path.read_bytes(), source)
+        text, problems = decode_text(path.read_bytes(), source)
         if not problems:  # control characters, located in the file, before any parsing
-            problems = _control_problems(text, source, "text" if kind == "txt" else None)
+            problems = control_problems(text, source, "text" if kind == "txt" else None)
         if not problems and not text.strip():
             problems.append(f"{source}: the file has no records (only whitespace)")
         elif not problems and is_invisible(text):
@@ -271,13 +271,13 @@ def load_examples(path, *, max_records: int = DEFAULT_MAX_RECORDS, max_bytes: in
                             f"such as {char_name(shown)})")
         if not problems:
             if kind == "jsonl":
-                items, more = _read_jsonl(text, source, problems, max_records)
+                items, more = read_jsonl(text, source, problems, max_records)
             elif kind == "json":
-                items, more = _read_json(text, source, problems, max_records)
+                items, more = read_json(text, source, problems, max_records)
             elif kind == "txt":
-                fmt, items, more = _read_txt(text, source, problems, max_records)
+                fmt, items, more = read_txt(text, source, problems, max_records)
             else:
-                items, more = _read_delimited(text, source, "\t" if kind == "tsv" else ",", problems, max_records)
+                items, more = read_delimited(text, source, "\t" if kind == "tsv" else ",", problems, max_records)
     # Keep going after unreadable lines so that one run lists every problem in the file.
     if not items and not problems:
         problems.append(f"{source}: the file has a header but no data rows" if fmt in ("csv", "tsv")

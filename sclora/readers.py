@@ -1,9 +1,9 @@
 """Text hygiene, limits and file readers: the layer under :func:`sclora.data.load_examples`.
 
 :func:`normalise_text` is the one normalisation of every text field (NFC, line ends, no control
-characters, nothing invisible-only); the ``_read_*`` functions turn the text of a JSONL, JSON, CSV,
+characters, nothing invisible-only); the ``read_*`` functions turn the text of a JSONL, JSON, CSV,
 TSV, TXT or Parquet file into raw ``(where, record)`` items, within the limits below (nesting depth,
-line length, record count). Which field names make which shape (``PAIR_FIELDS``, ``_detect_shape``)
+line length, record count). Which field names make which shape (``PAIR_FIELDS``, ``detect_shape``)
 is here too, since a CSV header needs it; records are checked by :mod:`sclora.data`.
 """
 
@@ -43,7 +43,7 @@ _CONTROL_NAMES = {0x00: "NUL", 0x07: "BELL", 0x08: "BACKSPACE", 0x0B: "LINE TABU
                   0x1B: "ESCAPE", 0x7F: "DELETE"}
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # What breaks a message line (str.splitlines splits on all of these).
-_LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _JSON_WHITESPACE = re.compile(r"[ \t\n\r]*")
 # A line holding a non-whitespace character (blank lines are skipped at C speed); a run of such lines.
 _CONTENT_LINE = re.compile(r"^[^\S\n]*\S[^\n]*", re.M)
@@ -75,7 +75,7 @@ def _position(text: str, offset: int) -> tuple[int, int]:
     return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
-def _short(text: str, limit: int = 80) -> str:
+def shorten(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
 
@@ -91,7 +91,7 @@ def normalise_text(value, where: str, name: str, problems: list[str], *, allow_e
     """
     at = f"{where}, field {name!r}"
     if not isinstance(value, str):
-        problems.append(f"{at}: expected a string, got {_json_type(value)}")
+        problems.append(f"{at}: expected a string, got {json_type(value)}")
         return None
     if len(value) > MAX_LINE_CHARS:
         problems.append(f"{at}: the value is {len(value):,} characters long, over the limit of "
@@ -120,7 +120,7 @@ def normalise_text(value, where: str, name: str, problems: list[str], *, allow_e
     return value
 
 
-def _control_problems(text: str, name: str, field_name: str | None = None) -> list[str]:
+def control_problems(text: str, name: str, field_name: str | None = None) -> list[str]:
     """A problem per line holding a control character (tab, newline and CR aside), with line and column."""
     problems: list[str] = []
     field = f", field {field_name!r}" if field_name else ""
@@ -195,7 +195,7 @@ def _json_reason(exc: ValueError) -> str:
         return exc.msg
     if "integer string conversion" in str(exc):
         return f"a number with more than {sys.get_int_max_str_digits()} digits"
-    return _short(str(exc))
+    return shorten(str(exc))
 
 
 def _invalid_json(where: str, exc: ValueError) -> str:
@@ -204,14 +204,14 @@ def _invalid_json(where: str, exc: ValueError) -> str:
     return f"{where}: invalid JSON ({_json_reason(exc)})"
 
 
-def _size(n: int) -> str:
+def format_size(n: int) -> str:
     return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n} bytes"
 
 
 # --------------------------------------------------------------------------- shapes of field names
 
 
-def _detect_shape(keys: set[str]) -> tuple[str, tuple[str, str] | None] | None:
+def detect_shape(keys: set[str]) -> tuple[str, tuple[str, str] | None] | None:
     """(shape, (prompt field, response field)) for lowercase ``keys``, or None."""
     if "messages" in keys:
         return "chat", None
@@ -223,7 +223,7 @@ def _detect_shape(keys: set[str]) -> tuple[str, tuple[str, str] | None] | None:
     return None
 
 
-def _partial_pair(keys: set[str]) -> str:
+def partial_pair(keys: set[str]) -> str:
     """'field 'prompt' has no matching 'response'…' when half of a pair is there, else ''."""
     for key in sorted(keys):
         partners = [b for a, b in PAIR_FIELDS if a == key] or [a for a, b in PAIR_FIELDS if b == key]
@@ -235,14 +235,14 @@ def _partial_pair(keys: set[str]) -> str:
 # --------------------------------------------------------------------------- reading files
 
 
-def _json_type(value) -> str:
+def json_type(value) -> str:
     """How a value reads in a message: 'a number (42)', 'null', 'a list', …"""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return f"a boolean ({str(value).lower()})"
     if isinstance(value, (int, float)):
-        return f"a number ({_short(repr(value), 40)})"
+        return f"a number ({shorten(repr(value), 40)})"
     if isinstance(value, (list, tuple)):
         return "a list"
     if isinstance(value, dict):
@@ -252,7 +252,7 @@ def _json_type(value) -> str:
     return f"a {type(value).__name__}"
 
 
-def _decode(raw: bytes, name: str) -> tuple[str, list[str]]:
+def decode_text(raw: bytes, name: str) -> tuple[str, list[str]]:
     """UTF-8 text (a UTF-8 BOM is dropped), or the problems: each undecodable line with its byte."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "", [f"{name}: the file is UTF-16 encoded (it starts with a UTF-16 byte order mark); "
@@ -278,7 +278,7 @@ def _decode(raw: bytes, name: str) -> tuple[str, list[str]]:
     return "", problems
 
 
-def _read_jsonl(text: str, name: str, problems: list[str], max_records: int) -> tuple[list, bool]:
+def read_jsonl(text: str, name: str, problems: list[str], max_records: int) -> tuple[list, bool]:
     """(items, more): at most ``max_records`` records are read; ``more`` says the file has further ones."""
     items, read = [], 0
     for number, _, line in _content_lines(text):
@@ -305,7 +305,7 @@ def _read_jsonl(text: str, name: str, problems: list[str], max_records: int) -> 
 _TOP_LEVEL = {"{": "an object", '"': "a string", "t": "a boolean", "f": "a boolean", "n": "null"}
 
 
-def _read_json(text: str, name: str, problems: list[str], max_records: int) -> tuple[list, bool]:
+def read_json(text: str, name: str, problems: list[str], max_records: int) -> tuple[list, bool]:
     """An array of records, read one record at a time up to ``max_records``."""
     deep = _too_deep(text)
     if deep is not None:
@@ -329,7 +329,7 @@ def _read_json(text: str, name: str, problems: list[str], max_records: int) -> t
                 return fail(exc.msg, exc.pos)
             except ValueError as exc:
                 return fail(_json_reason(exc), pos)
-            kind = _json_type(value)
+            kind = json_type(value)
         problems.append(f"{name}: the top level is {kind}, expected an array of records ([{{...}}, {{...}}]); "
                         "for one record per line use a .jsonl file")
         return [], False
@@ -376,7 +376,7 @@ def _checked_lines(text: str):
         yield line
 
 
-def _read_delimited(text: str, name: str, delimiter: str, problems: list[str],
+def read_delimited(text: str, name: str, delimiter: str, problems: list[str],
                     max_records: int) -> tuple[list, bool]:
     kind = "TSV" if delimiter == "\t" else "CSV"
     reader = csv.reader(_checked_lines(text), delimiter=delimiter)
@@ -400,15 +400,15 @@ def _read_delimited(text: str, name: str, delimiter: str, problems: list[str],
     header = [h.strip() for h in header]
     repeated = sorted({h for h in header if header.count(h) > 1})
     if repeated:
-        problems.append(f"{name} line 1: column {_short(', '.join(map(repr, repeated)), 200)} appears more than once "
+        problems.append(f"{name} line 1: column {shorten(', '.join(map(repr, repeated)), 200)} appears more than once "
                         "in the header")
         return [], False
     columns = {h.lower() for h in header}
-    found = _detect_shape(columns)
+    found = detect_shape(columns)
     if found is None:
-        partial = _partial_pair(columns)
+        partial = partial_pair(columns)
         problems.append(
-            f"{name} line 1: the {kind} header has no usable columns (found {_short(', '.join(map(repr, header)), 200)}); "
+            f"{name} line 1: the {kind} header has no usable columns (found {shorten(', '.join(map(repr, header)), 200)}); "
             + (partial if partial else f"expected columns {RECOGNISED_HINT}")
         )
         return [], False
@@ -466,7 +466,7 @@ def _txt_blocks(text: str):
             start = cut_end + 1
 
 
-def _read_txt(text: str, name: str, problems: list[str], max_records: int) -> tuple[str, list, bool]:
+def read_txt(text: str, name: str, problems: list[str], max_records: int) -> tuple[str, list, bool]:
     """One example per non-empty line; blocks separated by blank lines when there are blank-line
     separated blocks and at least one of them has several lines. Lines with nothing visible are blank.
     The layout is detected from what is read: reading stops after ``max_records`` lines while the file
@@ -529,7 +529,7 @@ def _plain(value, depth: int = 0):
     return value
 
 
-def _read_parquet(path: Path, name: str, problems: list[str], max_records: int,
+def read_parquet(path: Path, name: str, problems: list[str], max_records: int,
                   max_bytes: int) -> tuple[list, bool]:
     """The first ``max_records`` rows; the uncompressed size the file states is checked before reading."""
     try:
@@ -544,8 +544,8 @@ def _read_parquet(path: Path, name: str, problems: list[str], max_records: int,
         unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
         limit = PARQUET_MAX_EXPANSION * max_bytes
         if unpacked > limit:
-            problems.append(f"{name}: the Parquet data unpacks to {_size(unpacked)}, over the limit of {_size(limit)} "
-                            f"({PARQUET_MAX_EXPANSION} x max_bytes)")
+            problems.append(f"{name}: the Parquet data unpacks to {format_size(unpacked)}, over the limit of "
+                            f"{format_size(limit)} ({PARQUET_MAX_EXPANSION} x max_bytes)")
             return [], False
         batch = next(parquet.iter_batches(batch_size=max_records), None)
         table = pa.Table.from_batches([batch] if batch is not None else [], schema=parquet.schema_arrow)
@@ -553,7 +553,7 @@ def _read_parquet(path: Path, name: str, problems: list[str], max_records: int,
         rows = table.to_pandas().to_dict("records")
         more = meta.num_rows > len(rows)
     except Exception as exc:  # pyarrow raises several types for damaged files
-        problems.append(f"{name}: not a readable Parquet file ({type(exc).__name__}: {_short(str(exc), 200)})")
+        problems.append(f"{name}: not a readable Parquet file ({type(exc).__name__}: {shorten(str(exc), 200)})")
         return [], False
     items = []
     for i, row in enumerate(rows, start=1):
