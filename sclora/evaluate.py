@@ -94,21 +94,15 @@ def _pad_id(tokenizer) -> int:
 # --------------------------------------------------------------------------- answers
 
 
-def score_answer(metric: str, answer: str, reference: str) -> bool:
-    """Whether one greedy ``answer`` passes ``metric``'s rule (the answers module's rules)."""
-    from .answers import score_answer as answers_score_answer
-
-    return answers_score_answer(metric, answer, reference)
-
-
 def answer_accuracy(model, tokenizer, examples, metric: str, *, max_eval: int = DEFAULT_MAX_EVAL,
                     max_new_tokens: int | None = None, batch_size: int = 8) -> tuple[float, list[dict]]:
     """Fraction of the first ``max_eval`` held-out prompts whose greedy answer passes ``metric``.
 
     Returns ``(accuracy, rows)``, one row per prompt: prompt, reference, answer, correct.
     """
-    from .tokens import qa_pairs
+    from .answers import score_answer
     from .generation import generate
+    from .tokens import qa_pairs
 
     check(metric in METRIC_RULES, f"Unknown metric {metric!r}: choose one of {', '.join(METRIC_RULES)}.")
     check(isinstance(max_eval, int) and max_eval >= 1, f"Parameter 'max_eval' must be an integer >= 1, got {max_eval!r}.")

@@ -197,7 +197,7 @@ def test_generations_side_by_side(trained):
     table = generations.generate_table(trained, "What is 2 + 2?\nName a colour.", list(trained.runs), 4)
     assert list(table.columns) == ["prompt", "base", *trained.runs]
     assert len(table) == 2
-    with pytest.raises(SCLoRAError, match="No run named"):
+    with pytest.raises(SCLoRAError, match="You have no run named"):
         generations.generate_table(trained, "hi", ["ghost"], 4)
 
 
@@ -216,7 +216,7 @@ def test_export_zips_adapter_record_and_plots(trained):
         else:
             assert "PNG not written" in out["note"]
     assert "PeftModel.from_pretrained" in out["snippet"] and "LoRA rank 8" in out["snippet"]  # residual: 2r, r = 4
-    with pytest.raises(SCLoRAError, match="No run named"):
+    with pytest.raises(SCLoRAError, match="You have no run named"):
         export.export(trained, "ghost")
 
 

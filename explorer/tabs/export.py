@@ -57,8 +57,8 @@ def write_plots(session: Session, folder: Path) -> tuple[list[Path], str | None]
 
 def export(session: Session, label: str) -> dict:
     """Zips of the adapter, the run record and the plots for run ``label``, plus a loading snippet."""
-    check(bool(session.runs), "There are no trained runs in this session: fine-tune first.")
-    check(label in session.runs, f"No run named {label!r} in this session; choose one of {', '.join(session.runs)}.")
+    check(bool(session.runs), "You have no trained runs yet: fine-tune first.")
+    check(label in session.runs, f"You have no run named {label!r}; choose one of {', '.join(session.runs)}.")
     run = session.runs[label]
     check(run.path is not None and (run.path / "adapter").is_dir(), f"Run {label!r} has no saved adapter.")
     out = session.folder / "exports"

@@ -230,7 +230,7 @@ def on_finetune(key, methods, betas_text, lrs_text, steps, rank, batch_size, max
         raise user_error(exc) from exc
     table, scatter = results(session)
     final = "Stopped: the runs finished so far are in the table." if session.stop.is_set() else (
-        f"Done: {len(session.runs)} run(s) in this session.")
+        f"Done: {len(session.runs)} run(s).")
     yield final, figures.loss_curves(loss_curves(session)), table, scatter
 
 

@@ -43,7 +43,7 @@ def generate_table(session: Session, prompts_text: str, labels, max_new_tokens: 
     check(len(prompts) <= 32, f"At most 32 prompts at a time, got {len(prompts)}.")
     labels = list(labels or [])
     unknown = [label for label in labels if label not in session.runs]
-    check(not unknown, f"No run named {unknown[0]!r} in this session: fine-tune first." if unknown else "")
+    check(not unknown, f"You have no run named {unknown[0]!r}: fine-tune first." if unknown else "")
     adapters = {label: session.runs[label].path / "adapter" for label in labels}
     return _side_by_side(session.model_name or engine.default_model_name(), adapters, prompts, int(max_new_tokens))
 
