@@ -722,6 +722,8 @@ def main(argv=None) -> int:
     device = str(next(model.parameters()).device)
     if device == "cpu":
         device = f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    elif device.startswith("cuda"):
+        device = f"GPU ({torch.cuda.get_device_name(torch.device(device))})"
     raw.update(device=device, versions=library_versions())
     checksum = model_checksum(model)
     done = {_row_key(r) for r in raw["rows"]}

@@ -219,7 +219,7 @@ def choice_logprobs(model, tokenizer, questions: list[str], choices: list[list[s
                          position_ids=(lengths[:, None] + torch.arange(a_ids.shape[1])).to(device),
                          cache=cache, use_cache=False)
             # The answer's first token is predicted by the prompt's last position, the others by the answer.
-            logits = torch.cat([first.logits[:, -1:].repeat_interleave(repeat, 0), rest.logits[:, :-1]], 1).float()
+            logits = torch.cat([first.logits[:, -1:].repeat_interleave(repeat.to(device), 0), rest.logits[:, :-1]], 1).float()
             logp = torch.log_softmax(logits, -1).gather(-1, a_ids[..., None])[..., 0]
             sums = (logp * a_mask).sum(1).tolist()
             flat = iter(zip(sums, map(len, answers)))
