@@ -158,13 +158,13 @@ def _choice_tokens(tokenizer, question: str, choice: str) -> tuple[list[int], li
     The answer's ids are those the formatted prompt + answer text adds to the prompt (no end-of-turn
     tokens), so every choice is scored on its own words only.
     """
-    from .tokens import _common_prefix, _ids, format_example, has_chat_template
+    from .tokens import common_prefix_length, format_example, has_chat_template, text_ids
 
     prompt, _ = format_example({"prompt": question, "response": choice}, tokenizer)
     templated = has_chat_template(tokenizer)
-    prompt_ids = _ids(tokenizer, prompt, not templated)
-    with_answer = _ids(tokenizer, prompt + (choice if templated else f" {choice}"), not templated)
-    n = _common_prefix(prompt_ids, with_answer)
+    prompt_ids = text_ids(tokenizer, prompt, not templated)
+    with_answer = text_ids(tokenizer, prompt + (choice if templated else f" {choice}"), not templated)
+    n = common_prefix_length(prompt_ids, with_answer)
     return prompt_ids[:n], with_answer[n:]
 
 

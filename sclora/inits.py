@@ -220,35 +220,41 @@ def _init_milora(peft_model, targets, rank: int, progress: Progress) -> None:
         _report(progress, i + 1, len(layers), "MiLoRA: SVD of W0")
 
 
-def _run_corda_preprocessing(model: nn.Module, config, samples: list[list[int]], progress: Progress) -> None:
-    """PEFT's CorDA covariance pass, one unpadded sample per forward call.
+def _run_corda_preprocessing(model: nn.Module, config, targets: list[str], samples: list[list[int]],
+                             progress: Progress) -> None:
+    """PEFT's CorDA preprocessing, fed input covariances computed in batches.
 
-    PEFT's hook squeezes the batch dimension and counts forward calls as samples, so batches would
-    be miscounted (and padding would enter the covariance).
+    PEFT's own pass runs one sample per forward call (its hook squeezes the batch dimension and counts
+    calls as samples) and one xᵀx per module. :func:`corda_input_covariances` builds the same
+    covariances in batches, so they reach PEFT through its documented ``covariance_file``; PEFT then
+    does the rest (damping, SVD, cropping) as always. Float32, as PEFT keeps them.
     """
+    import os
+    import tempfile
+
     from peft.tuners.lora.corda import preprocess_corda
 
-    device = next(model.parameters()).device
-    desc = f"CorDA ({config.corda_config.corda_method.upper()}): input covariances"
-
-    def run_model() -> None:
-        for i, ids in enumerate(samples):
-            model(input_ids=torch.tensor([ids], device=device))
-            _report(progress, i + 1, len(samples), desc)
-
-    handles_before = {n: dict(m._forward_hooks) for n, m in model.named_modules()}
-    try:
-        preprocess_corda(model, config, run_model=run_model)
-    except (ValueError, RuntimeError) as exc:
-        raise SCLoRAError(f"PEFT's CorDA preprocessing failed: {exc}") from exc
-    finally:
-        # PEFT removes its hooks only when run_model returns; make sure none survive an error.
-        for name, module in model.named_modules():
-            for key in set(module._forward_hooks) - set(handles_before.get(name, {})):
-                del module._forward_hooks[key]
-            for attr in ("sample_count", "covariance_matrix", "corda_method", "rank"):
-                if is_linear(module) and attr in module.__dict__:
-                    delattr(module, attr)
+    modules = dict(model.named_modules())
+    devices = {weight_matrix(modules[name]).device for name in targets}
+    check(len(devices) == 1, "CorDA needs the adapted layers on one device (PEFT loads the covariances onto the "
+          f"model's device); these are on {', '.join(sorted(map(str, devices)))}. Load the model without a device map.")
+    covariances = corda_input_covariances(model, targets, samples, progress, dtype=torch.float32)
+    with tempfile.TemporaryDirectory(prefix="sclora-corda-") as folder:
+        path = os.path.join(folder, "covariance.pt")
+        torch.save(covariances, path)
+        del covariances
+        config.corda_config.covariance_file = path
+        try:
+            preprocess_corda(model, config)
+        except (ValueError, RuntimeError) as exc:
+            raise SCLoRAError(f"PEFT's CorDA preprocessing failed: {exc}") from exc
+        finally:
+            config.corda_config.covariance_file = None  # the adapter's config must not name a deleted file
+            # PEFT prunes its temporary fields only when it returns normally.
+            for module in model.modules():
+                for attr in ("sample_count", "covariance_matrix", "corda_method", "rank"):
+                    if is_linear(module) and attr in module.__dict__:
+                        delattr(module, attr)
 
 
 # --------------------------------------------------------------------------- public
@@ -317,7 +323,7 @@ def init_adapters(
     with torch.no_grad():
         if samples is not None:
             model.eval()
-            _run_corda_preprocessing(model, config, samples, progress)
+            _run_corda_preprocessing(model, config, targets, samples, progress)
         with torch.random.fork_rng(devices=[]) if method == "lora" else contextlib.nullcontext():
             torch.manual_seed(seed)
             peft_model = get_peft_model(model, config)
@@ -345,54 +351,87 @@ class _InputCaptured(Exception):
 
 
 @torch.no_grad()
-def corda_input_covariance(base_model: nn.Module, module_name: str, samples: list[list[int]],
-                           progress: Progress = None, batch_size: int = 16) -> torch.Tensor:
-    """The input covariance PEFT's CorDA builds for one module, float64 (d_in, d_in).
+def corda_input_covariances(base_model: nn.Module, module_names: list[str], samples: list[list[int]],
+                            progress: Progress = None, batch_size: int = 16,
+                            dtype: torch.dtype = torch.float64) -> dict[str, torch.Tensor]:
+    """The input covariances PEFT's CorDA builds, one (d_in, d_in) per module of ``module_names``.
 
     As in ``peft.tuners.lora.corda``: each sample's inputs x (tokens × d_in) are scaled by their
-    largest value, and C = mean over samples of xᵀx. PEFT runs one sample per forward call; here
-    samples of similar length share a right-padded batch (real tokens keep their positions, padding
-    is masked out of the max and the sum), which gives the same C several times faster. Each
-    forward stops at the module (a partial pass), and the hook ignores other threads' forwards of
-    the shared model.
+    largest value, and C = mean over samples of xᵀx. PEFT runs one sample per forward call and one
+    xᵀx per module; here samples of similar length share a right-padded batch (real tokens keep their
+    positions, padding is masked out of the max and the sum), modules fed the same tensor (q/k/v,
+    gate/up) share one product, and each forward stops once every module has seen its input (a
+    partial pass). That gives the same C many times faster. The hooks ignore other threads' forwards
+    of the shared model. ``dtype`` is the accumulator's (float64 by default; float32 as PEFT).
     """
     modules = dict(base_model.named_modules())
-    check(module_name in modules and is_linear(modules[module_name]),
-          f"The model has no linear module named {module_name!r}.")
+    for name in module_names:
+        check(name in modules and is_linear(modules[name]), f"The model has no linear module named {name!r}.")
     check(isinstance(batch_size, int) and batch_size >= 1, f"batch_size must be an integer >= 1, got {batch_size!r}.")
     cfg = getattr(base_model, "config", None)
     samples = _check_token_lists(samples, "samples", "corda", getattr(cfg, "vocab_size", None),
                                  getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None))
     owner, device = threading.get_ident(), next(base_model.parameters()).device
-    total = torch.zeros((), dtype=torch.float64)
+    totals: dict[tuple[str, ...], torch.Tensor] = {}
     valid = torch.empty(0)
+    seen: dict[str, torch.Tensor] = {}
+    # This batch's products by input tensor. The input is held with its product, so no later tensor of
+    # the same pass can reuse its memory and be taken for it.
+    shared: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def hook(module, args):
-        nonlocal total
-        if threading.get_ident() != owner:
-            return
-        x = args[0].detach().to(torch.float64) * valid           # (B, T, d_in), padding rows zeroed
-        peak = x.masked_fill(valid == 0, -math.inf).amax(dim=(1, 2)).abs()  # PEFT: torch.max(x).abs()
-        x = x / peak[:, None, None]
-        total = total + torch.einsum("btd,bte->de", x, x)
-        raise _InputCaptured
+    def make_hook(name: str):
+        def hook(module, args):
+            if threading.get_ident() != owner:
+                return
+            x = args[0]
+            key = (x.data_ptr(), tuple(x.shape), x.dtype)
+            if key not in shared:
+                xs = x.detach().to(dtype) * valid.to(x.device)           # (B, T, d_in), padding rows zeroed
+                peak = xs.masked_fill(valid.to(x.device) == 0, -math.inf).amax(dim=(1, 2)).abs()  # PEFT: max(x).abs()
+                xs = xs / peak[:, None, None]
+                shared[key] = (x, torch.einsum("btd,bte->de", xs, xs))
+            seen[name] = shared[key][1]
+            if len(seen) == len(module_names):
+                raise _InputCaptured
+        return hook
 
     order = sorted(range(len(samples)), key=lambda i: len(samples[i]))  # similar lengths: little padding
-    handle = modules[module_name].register_forward_pre_hook(hook)
+    handles = [modules[name].register_forward_pre_hook(make_hook(name)) for name in module_names]
+    what = module_names[0] if len(module_names) == 1 else f"{len(module_names)} modules"
     try:
         for start in range(0, len(order), batch_size):
             batch = [samples[i] for i in order[start : start + batch_size]]
             ids, mask = pad_batch(batch, 0, device)
-            valid = mask[..., None].to(torch.float64)
+            valid = mask[..., None].to(dtype)
+            seen.clear()
+            shared.clear()
             try:
                 base_model(input_ids=ids, attention_mask=mask, use_cache=False)
             except _InputCaptured:
                 pass
-            _report(progress, start + len(batch), len(samples), f"CorDA input covariance of {module_name}")
+            groups: dict[int, tuple[str, ...]] = {}  # modules fed the same tensor keep one running sum
+            for name, product in seen.items():
+                groups[id(product)] = groups.get(id(product), ()) + (name,)
+            for names in groups.values():
+                product = seen[names[0]]
+                totals[names] = totals[names] + product if names in totals else product
+            _report(progress, start + len(batch), len(samples), f"CorDA input covariance of {what}")
     finally:
-        handle.remove()
-    check(total.dim() == 2, f"Module {module_name!r} was not called by the model's forward pass.")
-    return total / len(samples)
+        for handle in handles:
+            handle.remove()
+        seen.clear()
+        shared.clear()
+    covariances = {name: mean for names, total in totals.items() for mean in [total / len(samples)] for name in names}
+    missing = [name for name in module_names if name not in covariances]
+    check(not missing, f"Module(s) {', '.join(missing[:3])} not called by the model's forward pass.")
+    return {name: covariances[name] for name in module_names}
+
+
+def corda_input_covariance(base_model: nn.Module, module_name: str, samples: list[list[int]],
+                           progress: Progress = None, batch_size: int = 16) -> torch.Tensor:
+    """The input covariance PEFT's CorDA builds for one module, float64 (d_in, d_in); see
+    :func:`corda_input_covariances`."""
+    return corda_input_covariances(base_model, [module_name], samples, progress, batch_size)[module_name]
 
 
 def method_output_directions(base_model: nn.Module, module_name: str, method: str,

@@ -69,11 +69,11 @@ def format_example(record: dict, tokenizer) -> tuple[str, str]:
     return prompt, full
 
 
-def _ids(tokenizer, text: str, special: bool) -> list[int]:
+def text_ids(tokenizer, text: str, special: bool) -> list[int]:
     return list(tokenizer(text, add_special_tokens=special)["input_ids"])
 
 
-def _common_prefix(a: list[int], b: list[int]) -> int:
+def common_prefix_length(a: list[int], b: list[int]) -> int:
     n = 0
     for x, y in zip(a, b):
         if x != y:
@@ -86,16 +86,16 @@ def tokenize_example(record: dict, tokenizer, loss_on: str = "response") -> tupl
     """(input_ids, labels) of one record, untruncated; see :func:`tokenize_examples`."""
     prompt, full = format_example(record, tokenizer)
     if not prompt:  # text record: as it is, with the tokenizer's default special tokens, loss everywhere
-        ids = _ids(tokenizer, full, special=True)
+        ids = text_ids(tokenizer, full, special=True)
         return ids, list(ids)
     templated = has_chat_template(tokenizer)
     # A chat template writes its own special tokens; the plain template gets the tokenizer's defaults
     # (e.g. BOS) like text, and an EOS after the response so the model learns to stop.
-    ids = _ids(tokenizer, full, special=not templated)
+    ids = text_ids(tokenizer, full, special=not templated)
     if not templated and tokenizer.eos_token_id is not None and (not ids or ids[-1] != tokenizer.eos_token_id):
         ids.append(tokenizer.eos_token_id)
     # The prompt is a prefix of the full text; a token merging across the boundary counts as prompt.
-    n_prompt = _common_prefix(ids, _ids(tokenizer, prompt, special=not templated))
+    n_prompt = common_prefix_length(ids, text_ids(tokenizer, prompt, special=not templated))
     if loss_on == "all":
         return ids, list(ids)
     return ids, [IGNORE_INDEX] * n_prompt + ids[n_prompt:]

@@ -38,6 +38,14 @@ def test_science_protocol_contract_report_and_resume(tmp_path):
     text = out.read_text()
     assert "python -m benchmarks.science " + " ".join(argv[:-2]) + "\n" in text  # the command, without --out
     assert "## Verdicts" in text and "finished: 14 of 14 runs" in text and "not measured here" in text
+    assert "from `results.json`" in text
+    # Each knowledge claim read again on generation accuracy and the answer-token loss, outside the verdicts.
+    other = json.loads(out.with_suffix(".json").read_text())["other_metrics"]
+    assert sorted({v["metric"] for v in other}) == ["answer_loss", "generation"] and len(other) == 2 * 5
+    assert text.count("| generation accuracy |") == text.count("| answer-token loss |") == 5
+    # The budget: every phase with its runs, and no projection once the plan is finished.
+    assert "| knowledge-small | 10 of 10 |" in text and "| safety | 4 of 4 |" in text
+    assert "| knowledge-larger |" not in text and "14 of 14 runs finished." in text
     assert str(tmp_path) not in out.with_suffix(".json").read_text() and str(tmp_path) not in text
     if shutil.which("chromium"):  # installed by .ci/run
         assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG" and "results.png" in text
@@ -45,7 +53,13 @@ def test_science_protocol_contract_report_and_resume(tmp_path):
 
     # Re-rendered from the JSON alone, with the hand-written discussion appended.
     (tmp_path / "results-discussion.md").write_text("The hand-written part.\n")
-    assert science.main(["--report-only", "--out", str(out)]) == 0
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\n{science.START}\nstale block\n{science.END}\n\nAfter.\n")
+    assert science.main(["--report-only", "--out", str(out), "--readme", str(readme)]) == 0
+    block = readme.read_text()
+    assert "stale block" not in block and block.startswith("# Title\n") and block.endswith("\n\nAfter.\n")
+    assert "| claim | verdict | difference [95 % CI] |" in block and block.count("| **") == 7
+    assert "| claim | generation accuracy | answer-token loss |" in block and "14 of 14 runs" in block
     rendered = out.read_text()
     assert "The hand-written part." in rendered and rendered.replace(
         rendered[rendered.index("## Discussion"):rendered.index("The hand-written part.")], "") != text
@@ -54,9 +68,17 @@ def test_science_protocol_contract_report_and_resume(tmp_path):
     kept = raw["rows"][:-1]
     raw["rows"] = kept
     out.with_suffix(".json").write_text(json.dumps(raw))
+    assert science.main(["--report-only", "--out", str(out)]) == 0
+    assert "13 of 14 runs finished, so the whole plan at the mean rate so far" in out.read_text()
     assert science.main(argv) == 0
     again = json.loads(out.with_suffix(".json").read_text())["rows"]
     assert again[:-1] == kept and len(again) == 14
+    moved = json.loads(out.with_suffix(".json").read_text())
+    out.with_suffix(".json").write_text(json.dumps({**moved, "rows": moved["rows"][:-1],
+                                                    "device": "GPU (NVIDIA H100 80GB HBM3)"}))
+    with pytest.raises(SystemExit, match="made on GPU"):  # rows of one device are never resumed on another
+        science.main(argv)
+    out.with_suffix(".json").write_text(json.dumps(moved))
     with pytest.raises(SystemExit, match="other settings"):
         science.main(_science_argv(out, seeds="0,1"))
 
@@ -186,7 +208,9 @@ def test_quick_run_records_raw_times_machine_versions_and_rewrites_the_readme_bl
             assert timing["median_s"] == sorted(timing["times_s"])[1]
     assert [c["part"] for c in ms["covariance"]["checks"]] == ["forward"]
     assert ms["covariance"]["stored_statistics_mib"] > 0 and ms["memory"]["sessions"] == 2
-    assert ms["corda"]["relative_difference"] < 1e-6
+    # Within float32's reach: the same order of size as PEFT's own pass with the samples reversed.
+    ours, order = ms["corda"]["relative_difference"], ms["corda"]["order_difference"]
+    assert ours["median"] <= ours["largest"] < max(10 * order["largest"], 1e-5)
     assert len(ms["walkthrough"]["steps"]) == 12
     assert ms["memory"]["after_cache_cleared_mib"] > 0 and ms["memory"]["with_shared_sessions_mib"] > 0
     assert "the β tab's sweep" in (out / "results.md").read_text()

@@ -318,6 +318,42 @@ def _adapter(pm):
     return {n: p.detach().clone() for n, p in pm.named_parameters() if p.requires_grad}
 
 
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("method", ["corda-kpm", "corda-ipm"])
+def test_corda_adapter_is_the_one_peft_builds_with_its_own_per_sample_pass(arch, method):
+    """Batched covariances handed to PEFT give the adapter PEFT's own one-sample-per-forward pass gives."""
+    from benchmarks.run import adapter_deltas, peft_corda_adapter
+
+    model, _ = tiny_model(arch)
+    samples = token_lists(4, (3, 9, 1, 17, 6, 30, 2, 11))
+    ids = {"preserve_ids": samples} if method == "corda-kpm" else {"finetune_ids": samples}
+    ours = init_adapters(model, method, rank=RANK, **ids)
+    reference = peft_corda_adapter(model, method, RANK, samples)
+    assert ours.peft_config["default"].corda_config.covariance_file is None
+    got, want = adapter_deltas(ours), adapter_deltas(reference)
+    assert got.keys() == want.keys() and len(got) == len(find_target_modules(model))
+    for name in want:
+        torch.testing.assert_close(got[name], want[name], atol=2e-5, rtol=1e-3)
+    for (name, p), (_, q) in zip(ours.named_parameters(), reference.named_parameters()):
+        if "base_layer" in name:  # the frozen residual W0 − B·A
+            torch.testing.assert_close(p, q, atol=2e-5, rtol=1e-3)
+
+
+def test_corda_covariances_of_several_modules_are_each_ones_own():
+    """Modules fed the same tensor (q/k/v) share one product; every module gets what it alone would."""
+    from sclora.inits import corda_input_covariances
+
+    model, _ = tiny_model("tiny-llama")
+    names = [t.name for t in find_target_modules(model)]
+    samples = token_lists(5)
+    together = corda_input_covariances(model, names, samples, batch_size=2)
+    for name in (names[0], names[1], names[len(names) // 2], names[-1]):
+        torch.testing.assert_close(together[name], corda_input_covariance(model, name, samples, batch_size=2),
+                                   atol=1e-12, rtol=1e-10)
+    q, k = (together[n] for n in names[:2])
+    assert q is k and not torch.equal(together[names[0]], together[names[-1]])
+
+
 def test_corda_feeds_kpm_the_preserve_data_and_ipm_the_finetune_data():
     model, _ = tiny_model("tiny-llama")
     fin, pre, other = token_lists(1), token_lists(2, (4, 12, 2)), token_lists(3, (20, 5))
