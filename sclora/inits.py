@@ -361,7 +361,7 @@ def corda_input_covariances(base_model: nn.Module, module_names: list[str], samp
     xᵀx per module; here samples of similar length share a right-padded batch (real tokens keep their
     positions, padding is masked out of the max and the sum), modules fed the same tensor (q/k/v,
     gate/up) share one product, and each forward stops once every module has seen its input (a
-    partial pass). That gives the same C many times faster. The hooks ignore other threads' forwards
+    partial pass). That gives the same C, faster. The hooks ignore other threads' forwards
     of the shared model. ``dtype`` is the accumulator's (float64 by default; float32 as PEFT).
     """
     modules = dict(base_model.named_modules())
