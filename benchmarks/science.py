@@ -589,12 +589,10 @@ def budget_lines(raw: dict) -> list[str]:
              "minutes so far | minutes for the whole phase at this rate |", "|---|---|---|---|---|---|---|"]
     accounted = 0.0
     for phase in PHASES:
-        phase_configs = [c for c in configs(settings) if c["phase"] == phase]
-        planned = len(settings["seeds"]) * sum(len(settings["learning_rates_by_method"][c["method"]])
-                                               for c in phase_configs)
+        planned = planned_runs(settings, phase)
         if not planned:
             continue
-        runs = [r for c in phase_configs for r in runs_of(rows, c)]
+        runs = [r for c in configs(settings) if c["phase"] == phase for r in runs_of(rows, c)]
         inits = {(r["method"], r["beta"], r["cminus"], r["seed"]): r["init_seconds"] for r in runs}
         seconds = sum(inits.values()) + sum(r["train_seconds"] + r["eval_seconds"] for r in runs)
         accounted += seconds
@@ -606,13 +604,14 @@ def budget_lines(raw: dict) -> list[str]:
               f"min outside the runs; {len(rows)} of {planned_runs(settings)} runs finished"
               + (f", so the whole plan at the mean rate so far ({raw['seconds'] / len(rows):.0f} s per run) would take "
                  f"about {raw['seconds'] * planned_runs(settings) / len(rows) / 60:.0f} min."
-                 if rows and len(rows) < planned_runs(settings) else "."), ""]
+                 if 0 < len(rows) < planned_runs(settings) else "."), ""]
     return lines
 
 
-def planned_runs(settings: dict) -> int:
+def planned_runs(settings: dict, phase: str | None = None) -> int:
+    """Runs in the plan: every config's learning rates for every seed (of one ``phase`` where given)."""
     return len(settings["seeds"]) * sum(len(settings["learning_rates_by_method"][c["method"]])
-                                        for c in configs(settings))
+                                        for c in configs(settings) if phase in (None, c["phase"]))
 
 
 def _mean(values) -> float:

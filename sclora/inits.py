@@ -386,8 +386,9 @@ def corda_input_covariances(base_model: nn.Module, module_names: list[str], samp
             x = args[0]
             key = (x.data_ptr(), tuple(x.shape), x.dtype)
             if key not in shared:
-                xs = x.detach().to(dtype) * valid.to(x.device)           # (B, T, d_in), padding rows zeroed
-                peak = xs.masked_fill(valid.to(x.device) == 0, -math.inf).amax(dim=(1, 2)).abs()  # PEFT: max(x).abs()
+                real = valid.to(x.device)                                 # (B, T, 1): 1 on real tokens
+                xs = x.detach().to(dtype) * real                          # (B, T, d_in), padding rows zeroed
+                peak = xs.masked_fill(real == 0, -math.inf).amax(dim=(1, 2)).abs()  # PEFT: max(x).abs()
                 xs = xs / peak[:, None, None]
                 shared[key] = (x, torch.einsum("btd,bte->de", xs, xs))
             seen[name] = shared[key][1]
