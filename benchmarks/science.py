@@ -166,32 +166,39 @@ def _round(values) -> list[float]:
 
 
 def evaluate_model(model, tokenizer, data: SeedData, settings: dict, kinds=("knowledge", "safety")) -> dict:
-    """Per-prompt numbers: fine-tune losses; knowledge MC, answer loss and generation; refusals (``kinds``)."""
-    from sclora.data import Examples
-    from sclora.evaluate import answer_accuracy, choice_logprobs, example_losses
+    """Per-prompt numbers: fine-tune losses; knowledge MC, answer loss and generation; refusals (``kinds``).
+
+    Each part's prompts are read once, held-out and in-sample together (one pass, even batches)."""
+    from sclora.answers import score_answer
+    from sclora.evaluate import MAX_NEW_TOKENS, choices_and_answers, example_losses
 
     pad = tokenizer.pad_token_id or 0
     losses = example_losses(model, data.finetune_heldout, batch_size=16, pad_id=pad)
     out = {"finetune_loss_sums": _round(s for s, _ in losses), "finetune_tokens": [n for _, n in losses]}
     knowledge = {"heldout": data.knowledge_heldout, "insample": data.knowledge_pool[: settings["insample"]]}
     safety = {"heldout": data.safety_heldout, "insample": data.safety_train[: settings["safety_eval"]]}
-    for part in PARTS:
-        if "safety" in kinds:
-            harmful = Examples(source="safety", format="jsonl", shape="prompt_response", records=safety[part])
-            _, rows = answer_accuracy(model, tokenizer, harmful, "refusal", max_eval=len(safety[part]), batch_size=64)
-            out[f"refusal_{part}"] = [int(r["correct"]) for r in rows]
-        if "knowledge" not in kinds:
-            continue
-        records = knowledge[part]
-        scores = choice_logprobs(model, tokenizer, [r["prompt"] for r in records],
-                                 [[r["answer"], *r["distractors"]] for r in records], batch_size=32)
-        normalised = [[lp / n for lp, n in s] for s in scores]
-        out[f"mc_{part}"] = [int(s[0] > max(s[1:])) for s in normalised]  # a tie is not a right answer
-        out[f"answer_loss_{part}"] = _round(-s[0] for s in normalised)
-        qa = Examples(source="knowledge", format="jsonl", shape="prompt_response",
-                      records=[{"prompt": r["prompt"], "response": r["answer"]} for r in records])
-        _, rows = answer_accuracy(model, tokenizer, qa, "exact", max_eval=len(records), batch_size=64)
-        out[f"generation_{part}"] = [int(r["correct"]) for r in rows]
+
+    def by_part(records: dict, values: list) -> dict:
+        values = iter(values)
+        return {part: [next(values) for _ in records[part]] for part in PARTS}
+
+    if "safety" in kinds:
+        harmful = [r for part in PARTS for r in safety[part]]
+        _, answers = choices_and_answers(model, tokenizer, [r["prompt"] for r in harmful],
+                                         max_new_tokens=MAX_NEW_TOKENS["refusal"], batch_size=72)
+        for part, values in by_part(safety, answers).items():
+            out[f"refusal_{part}"] = [int(score_answer("refusal", a, "")) for a in values]
+    if "knowledge" in kinds:
+        records = [r for part in PARTS for r in knowledge[part]]
+        scores, answers = choices_and_answers(model, tokenizer, [r["prompt"] for r in records],
+                                              [[r["answer"], *r["distractors"]] for r in records],
+                                              max_new_tokens=MAX_NEW_TOKENS["exact"], batch_size=64)
+        normalised = by_part(knowledge, [[lp / n for lp, n in s] for s in scores])
+        generated = by_part(knowledge, [int(score_answer("exact", a, r["answer"])) for a, r in zip(answers, records)])
+        for part in PARTS:
+            out[f"mc_{part}"] = [int(s[0] > max(s[1:])) for s in normalised[part]]  # a tie is not a right answer
+            out[f"answer_loss_{part}"] = _round(-s[0] for s in normalised[part])
+            out[f"generation_{part}"] = generated[part]
     return out
 
 

@@ -23,6 +23,7 @@ Forgetting is the change on the preserve set: ``preserve_loss_after - preserve_l
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -168,62 +169,130 @@ def _choice_tokens(tokenizer, question: str, choice: str) -> tuple[list[int], li
     return prompt_ids[:n], with_answer[n:]
 
 
-@torch.no_grad()
 def choice_logprobs(model, tokenizer, questions: list[str], choices: list[list[str]], *,
                     batch_size: int = 16) -> list[list[tuple[float, int]]]:
     """Summed log-probability and token count of every choice after its question.
 
     Scored as lm-evaluation-harness scores multiple-choice tasks (ARC, MMLU): the model reads the
     question (with the chat template, as in training) and each choice's tokens are scored after it.
-    Each question's prompt is run once and its key/value cache is shared by its choices, so a
-    question with k choices costs about one prompt plus k short answers. Length-normalised scores
-    are ``logprob / tokens``.
+    Length-normalised scores are ``logprob / tokens``. See :func:`choices_and_answers`.
     """
-    check(len(questions) == len(choices) and len(questions) > 0,
-          "choice_logprobs needs one list of choices per question, and at least one question.")
-    check(all(len(c) >= 2 for c in choices), "Every question needs at least two choices.")
-    from .statistics import pad_batch as pad_answers  # right padding: answers continue their prompts' cache
+    return choices_and_answers(model, tokenizer, questions, choices, batch_size=batch_size)[0]
 
+
+@torch.no_grad()
+def choices_and_answers(model, tokenizer, questions: list[str], choices: list[list[str]] | None = None, *,
+                        max_new_tokens: int = 0, batch_size: int = 16):
+    """Each question read once: its ``choices`` scored, and/or its greedy answer of ``max_new_tokens``.
+
+    Returns ``(scores, answers)``: per question the (summed log-probability, token count) of each
+    choice, or None without choices; and the greedy answer as :func:`sclora.generation.generate`
+    gives it (stops at end of turn, decoded without special tokens), or None when
+    ``max_new_tokens`` is 0.
+
+    Nothing of a prompt is computed twice: the beginning all prompts share (a chat template's
+    system prompt) is read once for all of them, each batch reads the rest of its prompts once,
+    and both the choices and the greedy answer continue from that key/value cache, so a question
+    with k choices costs about its own prompt words, k short answers and the answer's tokens.
+    """
+    from .generation import format_prompt
+    from .tokens import common_prefix_length, has_chat_template, text_ids
+
+    check(len(questions) > 0, "There are no questions to read: give at least one.")
+    check(choices is None or len(choices) == len(questions),
+          "choices_and_answers needs one list of choices per question.")
+    check(choices is None or all(len(c) >= 2 for c in choices), "Every question needs at least two choices.")
+    check(isinstance(max_new_tokens, int) and 0 <= max_new_tokens <= 1024,
+          f"max_new_tokens must be between 0 and 1024, got {max_new_tokens!r}.")
+    check(choices is not None or max_new_tokens > 0, "Nothing to do: give choices to score or max_new_tokens > 0.")
+    chat = has_chat_template(tokenizer)
+    prompts = [text_ids(tokenizer, format_prompt(tokenizer, q), not chat) for q in questions]
+    tokens = None
+    if choices is not None:
+        tokens = [[_choice_tokens(tokenizer, q, c) for c in options] for q, options in zip(questions, choices)]
+        check(all(p == prompt for t, prompt in zip(tokens, prompts) for p, _ in t),
+              "Every choice must continue its question's prompt tokens (no token may merge across the boundary).")
+        check(all(a for t in tokens for _, a in t), "Every choice must have at least one token.")
     device = next(model.parameters()).device
     pad = _pad_id(tokenizer)
+    # The shared beginning, read once; every prompt keeps at least one token of its own.
+    shared = min(min(common_prefix_length(prompts[0], p) for p in prompts), min(map(len, prompts)) - 1)
+    prefix_cache = None
+    if shared > 0:
+        prefix_cache = model(input_ids=torch.tensor([prompts[0][:shared]], device=device), use_cache=True,
+                             logits_to_keep=1).cache
     was_training = model.training
     model.eval()
-    out: list[list[tuple[float, int]]] = []
+    scores: list = []
+    answers: list[str] = []
+    size = math.ceil(len(questions) / math.ceil(len(questions) / batch_size))  # even batches, none nearly empty
     try:
-        for start in range(0, len(questions), batch_size):
-            chunk = range(start, min(start + batch_size, len(questions)))
-            tokens = [[_choice_tokens(tokenizer, questions[i], c) for c in choices[i]] for i in chunk]
-            prompts = [t[0][0] for t in tokens]
-            check(all(p == prompts[j] for j, t in enumerate(tokens) for p, _ in t),
-                  "The choices of one question must share its prompt tokens.")
-            check(all(a for t in tokens for _, a in t), "Every choice must have at least one token.")
-            # Prompts left-padded so every prompt ends in the last column; positions count real tokens only.
-            width = max(map(len, prompts))
-            ids = torch.full((len(prompts), width), pad, dtype=torch.long)
-            mask = torch.zeros_like(ids)
-            for row, p in enumerate(prompts):
-                ids[row, width - len(p):] = torch.tensor(p)
-                mask[row, width - len(p):] = 1
-            positions = (mask.cumsum(1) - 1).clamp(min=0)
-            first = model(input_ids=ids.to(device), attention_mask=mask.to(device),
-                          position_ids=positions.to(device), use_cache=True, logits_to_keep=1)
-            counts = [len(t) for t in tokens]
-            repeat = torch.tensor(counts)
-            cache = first.cache  # one row per question -> one row per choice
-            cache.batch_select_indices(torch.repeat_interleave(torch.arange(len(prompts)), repeat).to(device))
-            answers = [a for t in tokens for _, a in t]
-            a_ids, a_mask = pad_answers(answers, pad, device)
-            lengths = mask.sum(1).repeat_interleave(repeat)
-            rest = model(input_ids=a_ids,
-                         attention_mask=torch.cat([mask.repeat_interleave(repeat, 0).to(device), a_mask], 1),
-                         position_ids=(lengths[:, None] + torch.arange(a_ids.shape[1])).to(device),
-                         cache=cache, use_cache=False)
-            # The answer's first token is predicted by the prompt's last position, the others by the answer.
-            logits = torch.cat([first.logits[:, -1:].repeat_interleave(repeat.to(device), 0), rest.logits[:, :-1]], 1).float()
-            logp = torch.log_softmax(logits, -1).gather(-1, a_ids[..., None])[..., 0]
-            sums = (logp * a_mask).sum(1).tolist()
-            flat = iter(zip(sums, map(len, answers)))
-            out += [[next(flat) for _ in range(n)] for n in counts]
+        for start in range(0, len(questions), size):
+            rows = range(start, min(start + size, len(questions)))
+            # The rest of each prompt, left-padded so it ends in the last column; positions count real tokens.
+            rest = [prompts[i][shared:] for i in rows]
+            width = max(map(len, rest))
+            ids = torch.full((len(rest), width), pad, dtype=torch.long)
+            mask = torch.ones((len(rest), shared + width), dtype=torch.long)
+            mask[:, shared:] = 0
+            for row, r in enumerate(rest):
+                ids[row, width - len(r):] = torch.tensor(r)
+                mask[row, shared + width - len(r):] = 1
+            positions = (mask.cumsum(1) - 1)[:, shared:].clamp(min=0)
+            cache = None
+            if prefix_cache is not None:
+                cache = copy.deepcopy(prefix_cache)
+                cache.batch_select_indices(torch.zeros(len(rest), dtype=torch.long, device=device))
+            mask = mask.to(device)
+            read = model(input_ids=ids.to(device), attention_mask=mask, position_ids=positions.to(device),
+                         cache=cache, use_cache=True, logits_to_keep=1)
+            last = read.logits[:, -1].float()
+            if tokens is not None:
+                scoring = copy.deepcopy(read.cache) if max_new_tokens else read.cache
+                scores += _choice_scores(model, scoring, last, mask, [tokens[i] for i in rows], pad)
+            if max_new_tokens:
+                answers += _greedy_answers(model, tokenizer, read.cache, last, mask, max_new_tokens, pad)
     finally:
         model.train(was_training)
-    return out
+    return (scores if tokens is not None else None), (answers if max_new_tokens else None)
+
+
+def _choice_scores(model, cache, last_logits, mask, tokens, pad: int) -> list[list[tuple[float, int]]]:
+    """(summed log-probability, token count) of each choice, continuing the prompts' ``cache``."""
+    from .statistics import pad_batch as pad_answers  # right padding: answers continue their prompts' cache
+
+    device = mask.device
+    counts = [len(t) for t in tokens]
+    repeat = torch.tensor(counts, device=device)
+    cache.batch_select_indices(torch.repeat_interleave(torch.arange(len(tokens), device=device), repeat))
+    answers = [a for t in tokens for _, a in t]
+    a_ids, a_mask = pad_answers(answers, pad, device)
+    lengths = mask.sum(1).repeat_interleave(repeat)
+    rest = model(input_ids=a_ids, attention_mask=torch.cat([mask.repeat_interleave(repeat, 0), a_mask], 1),
+                 position_ids=lengths[:, None] + torch.arange(a_ids.shape[1], device=device), cache=cache,
+                 use_cache=False)
+    # The answer's first token is predicted by the prompt's last position, the others by the answer.
+    logits = torch.cat([last_logits.repeat_interleave(repeat, 0)[:, None], rest.logits[:, :-1].float()], 1)
+    logp = torch.log_softmax(logits, -1).gather(-1, a_ids[..., None])[..., 0]
+    flat = iter(zip((logp * a_mask).sum(1).tolist(), map(len, answers)))
+    return [[next(flat) for _ in range(n)] for n in counts]
+
+
+def _greedy_answers(model, tokenizer, cache, logits, mask, max_new_tokens: int, pad: int) -> list[str]:
+    """Greedy decoding from the prompts' ``cache``, as ``model.generate(do_sample=False)`` does it."""
+    stop = model.generation_config.eos_token_id
+    stop = torch.tensor([tokenizer.eos_token_id] if stop is None else stop if isinstance(stop, list) else [stop],
+                        device=mask.device)
+    finished = torch.zeros(len(mask), dtype=torch.bool, device=mask.device)
+    position = mask.sum(1, keepdim=True)
+    new = []
+    for step in range(max_new_tokens):
+        token = logits.argmax(-1).masked_fill(finished, pad)
+        new.append(token)
+        finished |= torch.isin(token, stop)
+        if step == max_new_tokens - 1 or bool(finished.all()):
+            break
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
+        logits = model(input_ids=token[:, None], attention_mask=mask, position_ids=position + step, cache=cache,
+                       use_cache=True).logits[:, -1].float()
+    return [a.strip() for a in tokenizer.batch_decode(torch.stack(new, 1), skip_special_tokens=True)]

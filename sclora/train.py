@@ -123,10 +123,12 @@ def pad_batch(input_ids: list[list[int]], labels: list[list[int]], pad_id: int =
 
 def token_loss_sum(model, ids, mask, labels, per_sample: bool = False):
     """Summed next-token cross-entropy over the labelled tokens, and their count (per sample: two tensors)."""
-    logits = model(input_ids=ids, attention_mask=mask).logits  # (B, T, V)
-    shift_logits = logits[:, :-1].float()
-    shift_labels = labels[:, 1:]
-    loss = F.cross_entropy(shift_logits.reshape(-1, shift_logits.size(-1)), shift_labels.reshape(-1),
+    # Logits only at the positions whose next token is labelled (the response): projecting every prompt
+    # token onto the vocabulary is a large part of a small model's step, and its loss is never used.
+    keep = (labels[:, 1:] != -100).any(0).nonzero()[:, 0]
+    logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=keep).logits.float()  # (B, len(keep), V)
+    shift_labels = labels[:, 1:][:, keep]
+    loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), shift_labels.reshape(-1),
                            ignore_index=-100, reduction="none").view(shift_labels.shape)
     labelled = shift_labels != -100
     if per_sample:

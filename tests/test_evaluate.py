@@ -144,6 +144,54 @@ def test_choice_logprobs_equal_scoring_each_choice_alone(architecture):
             assert logprob == pytest.approx(float(alone), abs=1e-4)
 
 
+QUESTIONS = ["What is the capital of France?", "What is the capital of Peru?", "Hi", "Which number is largest?",
+             "What is the capital of a very small country far away in the south?"]
+CHOICES = [["Paris", "Berlin", "Rome"], ["Lima", "Quito"], ["hello", "bye"], ["7", "12", "one hundred"], ["x", "y z"]]
+
+
+@pytest.mark.parametrize("architecture", ["tiny-llama", "tiny-gpt2", "tiny-qwen2"])
+def test_choices_and_answers_read_each_prompt_once_and_agree_with_generate(architecture):
+    """Greedy answers continued from the shared prompt cache are generate()'s answers, stops included, and the
+    choices scored in the same pass are those scored without answering."""
+    from sclora.evaluate import choice_logprobs, choices_and_answers
+    from sclora.generation import format_prompt, generate
+
+    model, tok = tiny_model(architecture)
+    model = model.double()  # a random tiny model's logits are close: float64 keeps every argmax the same
+    full = choices_and_answers(model, tok, QUESTIONS, max_new_tokens=10)[1]
+    # Make prompts 0 and 3 stop early: their first greedy token also ends an answer.
+    with torch.no_grad():
+        stops = [int(model(**tok(format_prompt(tok, QUESTIONS[i]), return_tensors="pt", add_special_tokens=False))
+                     .logits[0, -1].argmax()) for i in (0, 3)]
+    model.generation_config.eos_token_id = [tok.eos_token_id, *stops]
+    expected = generate(model, tok, QUESTIONS, max_new_tokens=10, batch_size=1)
+    scores, answers = choices_and_answers(model, tok, QUESTIONS, CHOICES, max_new_tokens=10, batch_size=3)
+    assert answers == expected
+    stopped = [i for i in (0, 3) if full[i]]  # tiny GPT-2 answers whitespace only, which strips to ''
+    assert all(len(answers[i]) < len(full[i]) for i in stopped) and (stopped or architecture == "tiny-gpt2")
+    alone = choice_logprobs(model, tok, QUESTIONS, CHOICES, batch_size=2)
+    assert [[n for _, n in s] for s in scores] == [[n for _, n in s] for s in alone]
+    assert [lp for s in scores for lp, _ in s] == pytest.approx([lp for s in alone for lp, _ in s], abs=1e-4)
+    assert choices_and_answers(model, tok, QUESTIONS, max_new_tokens=3)[0] is None
+    assert choices_and_answers(model, tok, QUESTIONS, CHOICES)[1] is None
+
+
+def test_choices_and_answers_reject_bad_arguments(tiny):
+    from sclora.evaluate import choices_and_answers
+
+    model, tok = tiny
+    with pytest.raises(SCLoRAError, match="Nothing to do"):
+        choices_and_answers(model, tok, QUESTIONS)
+    with pytest.raises(SCLoRAError, match="one list of choices per question"):
+        choices_and_answers(model, tok, QUESTIONS, CHOICES[:2])
+    with pytest.raises(SCLoRAError, match="at least two choices"):
+        choices_and_answers(model, tok, QUESTIONS[:1], [["only"]])
+    with pytest.raises(SCLoRAError, match="max_new_tokens must be between 0 and 1024"):
+        choices_and_answers(model, tok, QUESTIONS, max_new_tokens=-1)
+    with pytest.raises(SCLoRAError, match="no questions"):
+        choices_and_answers(model, tok, [], max_new_tokens=2)
+
+
 def test_example_losses_sum_to_the_mean_loss():
     from sclora.evaluate import example_losses
 
