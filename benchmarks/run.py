@@ -184,11 +184,11 @@ def peft_corda_adapter(model, method: str, rank: int, samples: list[list[int]]):
     from peft import get_peft_model
     from peft.tuners.lora.corda import preprocess_corda
 
-    from sclora.inits import _lora_config
+    from sclora.inits import lora_config
     from sclora.modules import target_names
 
     reference = copy.deepcopy(model).eval()
-    config = _lora_config(method, target_names(reference), rank, float(rank), reference)
+    config = lora_config(method, target_names(reference), rank, float(rank), reference)
     device = next(reference.parameters()).device
     with torch.no_grad():
         preprocess_corda(reference, config,

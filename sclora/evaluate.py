@@ -217,16 +217,16 @@ def choices_and_answers(model, tokenizer, questions: list[str], choices: list[li
     pad = _pad_id(tokenizer)
     # The shared beginning, read once; every prompt keeps at least one token of its own.
     shared = min(min(common_prefix_length(prompts[0], p) for p in prompts), min(map(len, prompts)) - 1)
-    prefix_cache = None
-    if shared > 0:
-        prefix_cache = model(input_ids=torch.tensor([prompts[0][:shared]], device=device), use_cache=True,
-                             logits_to_keep=1).cache
-    was_training = model.training
-    model.eval()
     scores: list = []
     answers: list[str] = []
     size = math.ceil(len(questions) / math.ceil(len(questions) / batch_size))  # even batches, none nearly empty
+    was_training = model.training
+    model.eval()
     try:
+        prefix_cache = None
+        if shared > 0:
+            prefix_cache = model(input_ids=torch.tensor([prompts[0][:shared]], device=device), use_cache=True,
+                                 logits_to_keep=1).cache
         for start in range(0, len(questions), size):
             rows = range(start, min(start + size, len(questions)))
             # The rest of each prompt, left-padded so it ends in the last column; positions count real tokens.

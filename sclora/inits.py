@@ -126,7 +126,9 @@ def _check_token_lists(ids, what: str, method: str, vocab_size: int | None,
 # --------------------------------------------------------------------------- helpers
 
 
-def _lora_config(method: str, targets: list[str], rank: int, alpha: float, base_model: nn.Module):
+def lora_config(method: str, targets: list[str], rank: int, alpha: float, base_model: nn.Module):
+    """The PEFT ``LoraConfig`` that ``init_adapters`` builds ``method``'s adapter from: PEFT's own init for
+    LoRA, PiSSA and CorDA; for SC-LoRA and MiLoRA placeholder weights that their init then overwrites."""
     from peft import LoraConfig
 
     init = {"lora": True, "pissa": "pissa", "milora": False, "sclora": False,
@@ -319,7 +321,7 @@ def init_adapters(
 
     was_training = base_model.training
     model = copy.deepcopy(base_model)
-    config = _lora_config(method, targets, rank, float(alpha), model)
+    config = lora_config(method, targets, rank, float(alpha), model)
     with torch.no_grad():
         if samples is not None:
             model.eval()
