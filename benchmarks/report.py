@@ -56,10 +56,10 @@ def commands_line(res: dict) -> str:
     return ", ".join(f"`{c}`" for c in res.get("commands") or [res["command"]])
 
 
-def runs_line(res: dict) -> str:
+def runs_line(res: dict, measurements: dict[str, dict] | None = None) -> str:
     """The run (date, commit) each measurement comes from: runs merged into one JSON keep their own."""
     groups: dict[tuple[str, str], list[str]] = {}
-    for name, m in res["measurements"].items():
+    for name, m in (res["measurements"] if measurements is None else measurements).items():
         groups.setdefault((m.get("date", res["date"])[:10], commit_line(m)), []).append(name)
     return "; ".join(f"{', '.join(names)}: {date}, {commit}" for (date, commit), names in groups.items())
 

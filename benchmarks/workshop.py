@@ -230,8 +230,9 @@ def mixed(url: str, default: dict, t0: float) -> dict:
             "answer_max_s": max(answers) if answers else None, "connect_while_computing_s": connect_s}
 
 
-def with_bad_inputs(server: Server, default: dict, sessions: int, ttl_s: float) -> dict:
-    """``sessions`` default sessions and 4 bad ones at once; the server's memory before, at the peak, after."""
+def with_bad_inputs(server: Server, default: dict, sessions: int, ttl_s: float, rounds: int = 2) -> dict:
+    """``sessions`` default sessions and 4 bad ones at once, ``rounds`` times; the server's memory before,
+    at the peak and after each round: flat after the first round means memory kept for reuse, growth a leak."""
     from .measure import rss_mib
 
     run_sessions(server.url, [default], time.monotonic())  # the shared results exist: the baseline holds them
@@ -244,33 +245,40 @@ def with_bad_inputs(server: Server, default: dict, sessions: int, ttl_s: float) 
         while not sampling.wait(0.5):
             peak.append(rss_mib(server.proc.pid))
 
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    t0 = time.monotonic()
-    bad: list[dict | None] = [None] * len(BAD_INPUTS)
-
-    def send(i: int) -> None:
+    def send(bad: list, i: int) -> None:
         try:
             bad[i] = bad_session(server.url, i, default)
         except Exception as exc:  # the client itself failed: recorded as a bad session without its message
             bad[i] = {"sent": BAD_INPUTS[i][0], "message": f"{type(exc).__name__}: {exc}"[:300],
                       "got_its_message": False}
 
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(BAD_INPUTS))]
-    for t in threads:
-        t.start()
-    good = run_sessions(server.url, [default] * sessions, t0)  # raises if any good session failed
-    for t in threads:
-        t.join()
-    wall = time.monotonic() - t0
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    rounds_out = []
+    for _ in range(rounds):
+        t0 = time.monotonic()
+        bad: list[dict | None] = [None] * len(BAD_INPUTS)
+        threads = [threading.Thread(target=send, args=(bad, i)) for i in range(len(BAD_INPUTS))]
+        for t in threads:
+            t.start()
+        good = run_sessions(server.url, [default] * sessions, t0)  # raises if any good session failed
+        for t in threads:
+            t.join()
+        wall = time.monotonic() - t0
+        time.sleep(settle_s)  # every session expired and was dropped
+        rounds_out.append({"per_session": good, "bad_sessions": bad, "wall_s": wall,
+                           "memory_after_mib": rss_mib(server.proc.pid)})
     sampling.set()
     sampler.join()
-    time.sleep(settle_s)  # every session expired and was dropped
-    after = rss_mib(server.proc.pid)
-    return {"per_session": good, "bad_sessions": bad, "wall_s": wall,
-            "last_beta_tab_s": max(p["beta_tab_at_s"] for p in good), "max_connect_s": max(p["connect_s"] for p in good),
-            "failed_good_sessions": 0, "bad_with_their_message": sum(b["got_its_message"] for b in bad),
-            "memory_baseline_mib": baseline, "memory_peak_mib": max(peak), "memory_after_mib": after}
+    first, every_bad = rounds_out[0], [b for r in rounds_out for b in r["bad_sessions"]]
+    return {"per_session": first["per_session"], "bad_sessions": first["bad_sessions"], "wall_s": first["wall_s"],
+            "last_beta_tab_s": max(p["beta_tab_at_s"] for p in first["per_session"]),
+            "max_connect_s": max(p["connect_s"] for p in first["per_session"]),
+            "rounds": rounds, "failed_good_sessions": 0, "bad_sent": len(every_bad),
+            "bad_with_their_message": sum(b["got_its_message"] for b in every_bad),
+            "memory_baseline_mib": baseline, "memory_peak_mib": max(peak),
+            "memory_after_mib": first["memory_after_mib"],
+            "memory_after_each_round_mib": [r["memory_after_mib"] for r in rounds_out]}
 
 
 def merge(path: Path, results: list[dict]) -> dict:
@@ -298,7 +306,7 @@ def ratios(data: dict) -> list[dict]:
 
 def readme_block(data: dict) -> str:
     """The README's table of this JSON (between START and END)."""
-    from .report import commit_line, machine_line
+    from .report import machine_line, runs_line
 
     lines = [START, "<!-- Rendered from benchmarks/workshop.json by `make bench-workshop`; do not edit. -->", ""]
     by_model: dict[str, list[dict]] = {}
@@ -328,15 +336,19 @@ def readme_block(data: dict) -> str:
         for s in (s for s in runs if s["scenario"] == "bad"):
             lines += ["", f"With bad input: on a server whose defaults were computed, {s['sessions']} default sessions and "
                       f"{len(s['bad_sessions'])} sessions sending bad input "
-                      f"({'; '.join(b['sent'] for b in s['bad_sessions'])}) at once: "
+                      f"({'; '.join(b['sent'] for b in s['bad_sessions'])}) at once"
+                      f"{f', {n} rounds in a row' if (n := s.get('rounds', 1)) > 1 else ''}: "
                       f"{s['failed_good_sessions']} good sessions failed, {s['bad_with_their_message']} of "
-                      f"{len(s['bad_sessions'])} bad ones got their message; last β tab after {s['last_beta_tab_s']:.1f} s. "
+                      f"{s.get('bad_sent', len(s['bad_sessions']))} bad ones got their message; last β tab after "
+                      f"{s['last_beta_tab_s']:.1f} s. "
                       f"Server memory {s['memory_baseline_mib']:,.0f} MiB before (shared results held), "
-                      f"{s['memory_peak_mib']:,.0f} MiB at the peak, {s['memory_after_mib']:,.0f} MiB once the "
-                      f"sessions expired."]
+                      f"{s['memory_peak_mib']:,.0f} MiB at the peak, "
+                      f"{', then '.join(f'{m:,.0f}' for m in s.get('memory_after_each_round_mib', [s['memory_after_mib']]))}"
+                      f" MiB once the sessions of each round expired."]
         last = max(runs, key=lambda s: s["date"])
-        lines += ["", f"Machine: {machine_line({'machine': last['machine'], 'versions': data.get('versions', {})})}; "
-                  f"{commit_line(last)}; {last['date'][:10]}.", ""]
+        runs_by_name = {f"{s['scenario']} ({s['sessions']})": s for s in runs}
+        lines += ["", f"Machine: {machine_line({'machine': last['machine'], 'versions': data.get('versions', {})})}. "
+                  f"Runs (scenario, sessions): {runs_line(last, runs_by_name)}.", ""]
     return "\n".join(lines + [END])
 
 

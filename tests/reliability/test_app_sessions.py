@@ -305,7 +305,7 @@ def test_app_bad_input_is_an_error_for_that_session(loaded, case):
 
 def test_a_room_with_bad_input_beside_it(tmp_path):
     """Good sessions and sessions sending bad input at once, on a fresh server (benchmarks/workshop.py's
-    'bad' scenario, small): no good session fails, every bad one gets its own message."""
+    'bad' scenario, small, two rounds): no good session fails, every bad one gets its own message."""
     from benchmarks import workshop
 
     out = tmp_path / "workshop.json"
@@ -314,6 +314,8 @@ def test_a_room_with_bad_input_beside_it(tmp_path):
     (run,) = json.loads(out.read_text())["scenarios"]
     assert run["failed_good_sessions"] == 0 and len(run["per_session"]) == 4
     assert all(b["got_its_message"] for b in run["bad_sessions"]), run["bad_sessions"]
-    assert run["bad_with_their_message"] == len(workshop.BAD_INPUTS)
-    # The sessions' own state is gone once they expired: memory is back near where it started.
-    assert run["memory_after_mib"] < run["memory_baseline_mib"] + 64
+    assert run["bad_with_their_message"] == run["bad_sent"] == run["rounds"] * len(workshop.BAD_INPUTS) == 8
+    # The sessions' own state is gone once they expired: memory is back near where it started, round after round.
+    first, second = run["memory_after_each_round_mib"]
+    assert first == run["memory_after_mib"] < run["memory_baseline_mib"] + 64
+    assert second < run["memory_baseline_mib"] + 64
