@@ -56,11 +56,12 @@ def commands_line(res: dict) -> str:
     return ", ".join(f"`{c}`" for c in res.get("commands") or [res["command"]])
 
 
-def runs_line(res: dict, measurements: dict[str, dict] | None = None) -> str:
-    """The run (date, commit) each measurement comes from: runs merged into one JSON keep their own."""
+def runs_line(measurements: dict[str, dict], date: str = "") -> str:
+    """The run (date, commit) each measurement comes from: runs merged into one JSON keep their own
+    (``date`` for those that have none)."""
     groups: dict[tuple[str, str], list[str]] = {}
-    for name, m in (res["measurements"] if measurements is None else measurements).items():
-        groups.setdefault((m.get("date", res["date"])[:10], commit_line(m)), []).append(name)
+    for name, m in measurements.items():
+        groups.setdefault((m.get("date", date)[:10], commit_line(m)), []).append(name)
     return "; ".join(f"{', '.join(names)}: {date}, {commit}" for (date, commit), names in groups.items())
 
 
@@ -172,7 +173,7 @@ def markdown(res: dict | None) -> str:
     lines = ["# Benchmarks", "",
              f"Rendered by `python -m benchmarks.report` from `results.json`, written by {commands_line(res)}.", "",
              f"- Machine: {machine_line(res)}.",
-             f"- Runs: {runs_line(res)}. The last one (`{res['command']}`) took {res['duration_s'] / 60:.1f} min.",
+             f"- Runs: {runs_line(res['measurements'], res['date'])}. The last one (`{res['command']}`) took {res['duration_s'] / 60:.1f} min.",
              f"- Settings: {settings_line(res)}.",
              f"- Compared functions ran interleaved (A B A B …), {s['repeats']} repeats each; the table gives the median "
              "(and the minimum); the ratio is of medians. Every raw time is in `results.json`.", ""]
@@ -235,7 +236,7 @@ def readme_block(res: dict | None, link: str = "benchmarks/results.md") -> str:
     lines = [START, note, "",
              f"Measured by {commands_line(res)} on {machine_line(res)}. {settings_line(res)}. Medians of "
              f"{res['settings']['repeats']} interleaved repeats; the minima, every raw time and the details are in "
-             f"[{link}]({link}). Runs: {runs_line(res)}.", ""]
+             f"[{link}]({link}). Runs: {runs_line(res['measurements'], res['date'])}.", ""]
     lines += flag_lines(res)
     rows = ratio_rows(res, with_min=False)
     if rows:

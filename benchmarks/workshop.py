@@ -274,10 +274,9 @@ def with_bad_inputs(server: Server, default: dict, sessions: int, ttl_s: float, 
     return {"per_session": first["per_session"], "bad_sessions": first["bad_sessions"], "wall_s": first["wall_s"],
             "last_beta_tab_s": max(p["beta_tab_at_s"] for p in first["per_session"]),
             "max_connect_s": max(p["connect_s"] for p in first["per_session"]),
-            "rounds": rounds, "failed_good_sessions": 0, "bad_sent": len(every_bad),
+            "rounds": rounds, "failed_good_sessions": 0,
             "bad_with_their_message": sum(b["got_its_message"] for b in every_bad),
             "memory_baseline_mib": baseline, "memory_peak_mib": max(peak),
-            "memory_after_mib": first["memory_after_mib"],
             "memory_after_each_round_mib": [r["memory_after_mib"] for r in rounds_out]}
 
 
@@ -337,18 +336,18 @@ def readme_block(data: dict) -> str:
             lines += ["", f"With bad input: on a server whose defaults were computed, {s['sessions']} default sessions and "
                       f"{len(s['bad_sessions'])} sessions sending bad input "
                       f"({'; '.join(b['sent'] for b in s['bad_sessions'])}) at once"
-                      f"{f', {n} rounds in a row' if (n := s.get('rounds', 1)) > 1 else ''}: "
+                      f", {s['rounds']} rounds in a row: "
                       f"{s['failed_good_sessions']} good sessions failed, {s['bad_with_their_message']} of "
-                      f"{s.get('bad_sent', len(s['bad_sessions']))} bad ones got their message; last β tab after "
+                      f"{s['rounds'] * len(s['bad_sessions'])} bad ones got their message; last β tab after "
                       f"{s['last_beta_tab_s']:.1f} s. "
                       f"Server memory {s['memory_baseline_mib']:,.0f} MiB before (shared results held), "
                       f"{s['memory_peak_mib']:,.0f} MiB at the peak, "
-                      f"{', then '.join(f'{m:,.0f}' for m in s.get('memory_after_each_round_mib', [s['memory_after_mib']]))}"
+                      f"{', then '.join(f'{m:,.0f}' for m in s['memory_after_each_round_mib'])}"
                       f" MiB once the sessions of each round expired."]
         last = max(runs, key=lambda s: s["date"])
         runs_by_name = {f"{s['scenario']} ({s['sessions']})": s for s in runs}
         lines += ["", f"Machine: {machine_line({'machine': last['machine'], 'versions': data.get('versions', {})})}. "
-                  f"Runs (scenario, sessions): {runs_line(last, runs_by_name)}.", ""]
+                  f"Runs (scenario, sessions): {runs_line(runs_by_name)}.", ""]
     return "\n".join(lines + [END])
 
 

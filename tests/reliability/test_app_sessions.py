@@ -314,8 +314,8 @@ def test_a_room_with_bad_input_beside_it(tmp_path):
     (run,) = json.loads(out.read_text())["scenarios"]
     assert run["failed_good_sessions"] == 0 and len(run["per_session"]) == 4
     assert all(b["got_its_message"] for b in run["bad_sessions"]), run["bad_sessions"]
-    assert run["bad_with_their_message"] == run["bad_sent"] == run["rounds"] * len(workshop.BAD_INPUTS) == 8
+    assert run["bad_with_their_message"] == run["rounds"] * len(workshop.BAD_INPUTS) == 8
     # The sessions' own state is gone once they expired: memory is back near where it started, round after round.
     first, second = run["memory_after_each_round_mib"]
-    assert first == run["memory_after_mib"] < run["memory_baseline_mib"] + 64
+    assert first < run["memory_baseline_mib"] + 64
     assert second < run["memory_baseline_mib"] + 64
