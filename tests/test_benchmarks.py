@@ -17,11 +17,12 @@ def _science_argv(out, seeds="0"):
 
 
 def test_science_protocol_contract_report_and_resume(tmp_path):
-    from benchmarks import science
+    from benchmarks.science.__main__ import main
+    from benchmarks.science.report import END, START
 
     out = tmp_path / "results.md"
     argv = _science_argv(out)
-    assert science.main(argv) == 0
+    assert main(argv) == 0
     raw = json.loads(out.with_suffix(".json").read_text())
     settings = raw["settings"]
     assert settings["seeds"] == [0] and settings["eval_prompts"] == 5 and settings["preserve_samples"] == [4]
@@ -54,8 +55,8 @@ def test_science_protocol_contract_report_and_resume(tmp_path):
     # Re-rendered from the JSON alone, with the hand-written discussion appended.
     (tmp_path / "results-discussion.md").write_text("The hand-written part.\n")
     readme = tmp_path / "README.md"
-    readme.write_text(f"# Title\n\n{science.START}\nstale block\n{science.END}\n\nAfter.\n")
-    assert science.main(["--report-only", "--out", str(out), "--readme", str(readme)]) == 0
+    readme.write_text(f"# Title\n\n{START}\nstale block\n{END}\n\nAfter.\n")
+    assert main(["--report-only", "--out", str(out), "--readme", str(readme)]) == 0
     block = readme.read_text()
     assert "stale block" not in block and block.startswith("# Title\n") and block.endswith("\n\nAfter.\n")
     assert "| claim | verdict | difference [95 % CI] |" in block and block.count("| **") == 7
@@ -68,25 +69,25 @@ def test_science_protocol_contract_report_and_resume(tmp_path):
     kept = raw["rows"][:-1]
     raw["rows"] = kept
     out.with_suffix(".json").write_text(json.dumps(raw))
-    assert science.main(["--report-only", "--out", str(out)]) == 0
+    assert main(["--report-only", "--out", str(out)]) == 0
     assert "13 of 14 runs finished, so the whole plan at the mean rate so far" in out.read_text()
-    assert science.main(argv) == 0
+    assert main(argv) == 0
     again = json.loads(out.with_suffix(".json").read_text())["rows"]
     assert again[:-1] == kept and len(again) == 14
     moved = json.loads(out.with_suffix(".json").read_text())
     out.with_suffix(".json").write_text(json.dumps({**moved, "rows": moved["rows"][:-1],
                                                     "device": "GPU (NVIDIA H100 80GB HBM3)"}))
     with pytest.raises(SystemExit, match="made on GPU"):  # rows of one device are never resumed on another
-        science.main(argv)
+        main(argv)
     out.with_suffix(".json").write_text(json.dumps(moved))
     with pytest.raises(SystemExit, match="other settings"):
-        science.main(_science_argv(out, seeds="0,1"))
+        main(_science_argv(out, seeds="0,1"))
 
 
 def test_science_matched_learning_and_bootstrap():
     import numpy as np
 
-    from benchmarks.science import bootstrap, common_target, matched, verdict
+    from benchmarks.science.analysis import bootstrap, common_target, matched, verdict
 
     def run(lr, loss, value):
         return {"lr": lr, "finetune_loss_sums": [loss * 10], "finetune_tokens": [10], "v": np.array([value, value])}
@@ -292,7 +293,7 @@ def test_workshop_runs_sessions_against_a_fresh_server_and_merges_scenarios(tmp_
 
 
 def test_science_command_line_leaves_out_where_files_go():
-    from benchmarks.science import recipe
+    from benchmarks.science.plan import recipe
 
     argv = ["--seeds", "0", "--out", "/somewhere/r.md", "--readme=", "--readme", "", "--out=x.md", "--steps", "3"]
     assert recipe(argv) == ["--seeds", "0", "--steps", "3"]
