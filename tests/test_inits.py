@@ -322,7 +322,7 @@ def _adapter(pm):
 @pytest.mark.parametrize("method", ["corda-kpm", "corda-ipm"])
 def test_corda_adapter_is_the_one_peft_builds_with_its_own_per_sample_pass(arch, method):
     """Batched covariances handed to PEFT give the adapter PEFT's own one-sample-per-forward pass gives."""
-    from benchmarks.run import adapter_deltas, peft_corda_adapter
+    from benchmarks.measurements import adapter_deltas, peft_corda_adapter
 
     model, _ = tiny_model(arch)
     samples = token_lists(4, (3, 9, 1, 17, 6, 30, 2, 11))
