@@ -20,7 +20,8 @@ import json
 import os
 import shutil
 import threading
-from collections import OrderedDict
+import time
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -53,55 +54,93 @@ class Codec:
     # Keep what load() gives back from the written copy, not the computed value (e.g. a folder that
     # belongs to a caller and may go away, while the cache's copy stays).
     keep_stored: bool = False
+    # False for a value that is handed to its callers but never kept (e.g. a run stopped before its end).
+    storable: Callable[[Any], bool] = lambda value: True
 
 
 # ---------------------------------------------------------------------- taking turns
 
 
 class WorkQueue:
-    """At most ``slots`` heavy jobs at once, first come first served; waiters see their place."""
+    """At most ``slots`` heavy jobs at once, first come first served; waiters see their place and an estimate.
+
+    First come first served is round-robin between users who each ask for one job at a time (a plan of
+    runs asks for its next run only when the previous one is done, so it queues behind everyone who
+    asked meanwhile). Each job has a kind ("run", "statistics", ...); the estimate of a wait sums the
+    mean duration of the jobs ahead, by kind, from the jobs of that kind finished so far.
+    """
 
     def __init__(self, slots: int = 1):
         check(isinstance(slots, int) and slots >= 1, f"slots must be an integer >= 1, got {slots!r}.")
         self.slots = slots
         self._cond = threading.Condition()
-        self._running = 0
-        self._waiting: list[object] = []
+        self._running: list[tuple[str, float]] = []    # (kind, started) of the jobs holding a slot
+        self._waiting: list[tuple[object, str]] = []   # (ticket, kind), first come first
+        self._durations: dict[str, list[float]] = {}   # kind -> the last seconds taken
 
-    def turn(self, progress: Progress | None = None, should_stop: StopCheck | None = None, poll_s: float = 0.5):
+    def turn(self, progress: Progress | None = None, should_stop: StopCheck | None = None, poll_s: float = 0.5,
+             kind: str = "job"):
         """Context manager: wait for a free slot (reporting the place in line), hold it inside."""
-        return _Turn(self, progress, should_stop, poll_s)
+        return _Turn(self, progress, should_stop, poll_s, kind)
+
+    def mean_seconds(self, kind: str) -> float | None:
+        with self._cond:
+            seconds = self._durations.get(kind)
+            return sum(seconds) / len(seconds) if seconds else None
+
+    def waiting_line(self, ticket: object) -> str:
+        """'2 jobs ahead of yours (1 run, 1 statistics), about 3 min': what a waiter reads (hold ``_cond``)."""
+        now = time.monotonic()
+        ahead = [(k, now - t) for k, t in self._running]
+        ahead += [(k, 0.0) for t, k in self._waiting[: [t for t, _ in self._waiting].index(ticket)]]
+        kinds = Counter(k for k, _ in ahead)
+        what = ", ".join(f"{n} {k}" for k, n in kinds.items())
+        means = {k: (sum(v) / len(v) if (v := self._durations.get(k)) else None) for k in kinds}
+        if any(m is None for m in means.values()):
+            eta = "no estimate until one of each kind has finished"
+        else:
+            seconds = sum(max(0.0, means[k] - elapsed) for k, elapsed in ahead)
+            eta = f"about {_duration(seconds)}"
+        return f"{len(ahead)} job(s) ahead of yours ({what}), {eta}"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 class _Turn:
-    def __init__(self, work: WorkQueue, progress, should_stop, poll_s):
-        self.work, self.progress, self.should_stop, self.poll_s = work, progress, should_stop, poll_s
+    def __init__(self, work: WorkQueue, progress, should_stop, poll_s, kind: str):
+        self.work, self.progress, self.should_stop, self.poll_s, self.kind = work, progress, should_stop, poll_s, kind
 
     def __enter__(self):
         work, ticket = self.work, object()
         with work._cond:
-            work._waiting.append(ticket)
+            work._waiting.append((ticket, self.kind))
             try:
-                while work._running >= work.slots or work._waiting[0] is not ticket:
+                while len(work._running) >= work.slots or work._waiting[0][0] is not ticket:
                     if self.should_stop is not None and self.should_stop():
                         from .statistics import StoppedError
 
                         raise StoppedError("Stopped while waiting for the server; nothing was computed.")
                     if self.progress is not None:
-                        ahead = work._waiting.index(ticket) + work._running
-                        self.progress(0, 1, f"waiting for {ahead} job(s) ahead")
+                        self.progress(0, 1, "waiting: " + work.waiting_line(ticket))
                     work._cond.wait(self.poll_s)
             except BaseException:
-                work._waiting.remove(ticket)
+                work._waiting = [w for w in work._waiting if w[0] is not ticket]
                 work._cond.notify_all()
                 raise
             work._waiting.pop(0)
-            work._running += 1
+            self.entry = (self.kind, time.monotonic())
+            work._running.append(self.entry)
         return self
 
     def __exit__(self, *exc):
         with self.work._cond:
-            self.work._running -= 1
+            self.work._running.remove(self.entry)
+            if exc[0] is None:  # only finished jobs inform the estimates
+                seconds = self.work._durations.setdefault(self.kind, [])
+                seconds.append(time.monotonic() - self.entry[1])
+                del seconds[:-10]
             self.work._cond.notify_all()
         return False
 
@@ -199,12 +238,13 @@ class ResultCache:
 
     def get_or_compute(self, kind: str, fields: dict, codec: Codec, compute: Callable[[Progress, StopCheck], Any], *,
                        progress: Progress | None = None, should_stop: StopCheck | None = None, heavy: bool = True,
-                       poll_s: float = 0.25) -> Any:
+                       poll_s: float = 0.25, finish_on_stop: bool = False) -> Any:
         """The result for ``fields``: from memory, from disk, from a computation already running, or computed now.
 
         While waiting, ``progress(done, total, desc)`` follows the shared computation. When this caller's
         ``should_stop()`` turns true it stops waiting (raising ``StoppedError``); the computation goes on
-        for the others, if any.
+        for the others, if any. With ``finish_on_stop``, a caller whose stop also stops the computation
+        (nobody else waits for it) waits for what it returns when stopped (e.g. a run trained so far).
         """
         value, joined = self._join(kind, fields, codec, compute, should_stop, heavy)
         if joined is None:
@@ -212,7 +252,7 @@ class ResultCache:
         flight, index = joined
         try:
             while not flight.done.wait(poll_s):
-                if should_stop is not None and should_stop():
+                if should_stop is not None and should_stop() and not (finish_on_stop and flight.should_stop()):
                     from .statistics import StoppedError
 
                     raise StoppedError("Stopped; nothing was kept for this request.")
@@ -248,12 +288,15 @@ class ResultCache:
             value = self._read_disk(kind, key, codec)
             if value is None:
                 if heavy:
-                    with self.work.turn(flight.report, flight.should_stop):
+                    with self.work.turn(flight.report, flight.should_stop, kind=kind):
                         value = compute(flight.report, flight.should_stop)
                 else:
                     value = compute(flight.report, flight.should_stop)
                 with self._lock:
                     self.computed += 1
+                if not codec.storable(value):
+                    flight.value = value
+                    return
                 if self._write_disk(kind, key, codec, value) and codec.keep_stored:
                     value = codec.load(self._path(kind, key, codec))
             self._remember(key, value, codec)

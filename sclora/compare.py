@@ -13,7 +13,6 @@ method as a front (fine-tune loss vs preserve loss), not as one point.
 from __future__ import annotations
 
 import copy
-import hashlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import torch
 
 from .errors import SCLoRAError, check
 from .evaluate import DEFAULT_MAX_EVAL, METRIC_RULES, evaluate
+from .models import model_checksum
 from .runs import RunRecord, library_versions, run_metrics, write_run
 from .train import build_adapter, exact_patterns, finetune, target_names, validate_beta, validate_lr, validate_rank
 
@@ -48,17 +48,39 @@ class PreparedData:
     preserve_metric: str | None
     fingerprints: dict = field(default_factory=dict)
     split_seed: int = 0
+    # Per held-out preserve prompt: [right answer, *wrong answers] (multiple-choice scoring), where known.
+    preserve_choices: list[list[str]] | None = None
 
 
-def default_metric(examples) -> str | None:
-    """The answer metric of a bundled dataset (matched by name or path), else None."""
+def bundled_name(examples) -> str | None:
+    """The name of the bundled dataset ``examples`` were read from (matched by name or path), else None."""
     from .data import BUNDLED_DATASETS
 
     source = str(getattr(examples, "source", "") or "")
     for name, ds in BUNDLED_DATASETS.items():
         if source == name or source == str(ds.path) or Path(source).name == Path(str(ds.path)).name:
-            return ds.metric if ds.metric in METRIC_RULES else None
+            return name
     return None
+
+
+def default_metric(examples) -> str | None:
+    """The answer metric of a bundled dataset, else None."""
+    from .data import BUNDLED_DATASETS
+
+    name = bundled_name(examples)
+    metric = BUNDLED_DATASETS[name].metric if name else None
+    return metric if metric in METRIC_RULES else None
+
+
+def heldout_choices(examples, heldout) -> list[list[str]] | None:
+    """Multiple choices for every held-out prompt when ``examples`` are a bundled set that has them, else None."""
+    from .data import bundled_choices
+    from .tokens import qa_pairs
+
+    name = bundled_name(examples)
+    table = bundled_choices(name) if name else {}
+    prompts = [p for p, _ in qa_pairs(heldout)] if table else []
+    return [table[p] for p in prompts] if prompts and all(p in table for p in prompts) else None
 
 
 def prepare_data(finetune_examples, preserve_examples, tokenizer, *, heldout: float = 0.2, split_seed: int = 0,
@@ -89,21 +111,17 @@ def prepare_data(finetune_examples, preserve_examples, tokenizer, *, heldout: fl
         preserve_metric=preserve_metric if preserve_metric is not None else default_metric(preserve_examples),
         fingerprints={"finetune": getattr(finetune_examples, "fingerprint", None),
                       "preserve": getattr(preserve_examples, "fingerprint", None)},
-        split_seed=split_seed,
+        split_seed=split_seed, preserve_choices=heldout_choices(preserve_examples, pr_held),
     )
 
 
-# --------------------------------------------------------------------------- base model guard
-
-
-def model_checksum(model) -> str:
-    """SHA-256 of every parameter and buffer (names, shapes, bytes): equal iff the weights are."""
-    h = hashlib.sha256()
-    with torch.no_grad():
-        for name, t in list(model.named_parameters()) + list(model.named_buffers()):
-            h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
-            h.update(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
+def evaluate_data(model, tokenizer, data: PreparedData, *, max_length: int = 256, batch_size: int = 8,
+                  max_eval: int = DEFAULT_MAX_EVAL, max_loss: int | None = None) -> dict:
+    """:func:`sclora.evaluate.evaluate` on both held-out sets of ``data``, with its metrics and choices."""
+    return evaluate(model, tokenizer, data.finetune_heldout, data.preserve_heldout,
+                    finetune_metric=data.finetune_metric, preserve_metric=data.preserve_metric,
+                    max_length=max_length, batch_size=batch_size, max_eval=max_eval, max_loss=max_loss,
+                    preserve_choices=data.preserve_choices)
 
 
 # --------------------------------------------------------------------------- one run
@@ -112,7 +130,8 @@ def model_checksum(model) -> str:
 def run_one(base_model, tokenizer, data: PreparedData, *, method: str, beta: float | None, rank: int, steps: int,
             lr: float, before: dict, alpha: float | None = None, target_modules=None, statistics=None,
             batch_size: int = 8, grad_accum: int = 1, seed: int = 0, max_length: int = 256,
-            max_eval: int = DEFAULT_MAX_EVAL, model_name: str = "", on_step=None, should_stop=None,
+            max_eval: int = DEFAULT_MAX_EVAL, max_loss: int | None = None, model_name: str = "", on_step=None,
+            should_stop=None,
             progress=None) -> RunRecord:
     """Initialise ``method`` on a copy of the base, fine-tune, evaluate after, and return the record.
 
@@ -126,9 +145,8 @@ def run_one(base_model, tokenizer, data: PreparedData, *, method: str, beta: flo
     init_seconds = time.perf_counter() - started
     result = finetune(peft_model, data.train, steps=steps, lr=lr, batch_size=batch_size, grad_accum=grad_accum,
                       seed=seed, pad_id=tokenizer.pad_token_id or 0, on_step=on_step, should_stop=should_stop)
-    after = evaluate(peft_model, tokenizer, data.finetune_heldout, data.preserve_heldout,
-                     finetune_metric=data.finetune_metric, preserve_metric=data.preserve_metric,
-                     max_length=max_length, batch_size=batch_size, max_eval=max_eval)
+    after = evaluate_data(peft_model, tokenizer, data, max_length=max_length, batch_size=batch_size,
+                          max_eval=max_eval, max_loss=max_loss)
     beta = beta if method == "sclora" else None
     metrics = run_metrics(method=method, beta=beta, rank=rank, steps=steps, lr=lr, seed=seed, before=before,
                           after=after, train_result=result, finetune_metric=data.finetune_metric,
@@ -139,6 +157,7 @@ def run_one(base_model, tokenizer, data: PreparedData, *, method: str, beta: flo
         "method": method, "beta": beta, "rank": rank, "alpha": alpha if alpha is not None else rank,
         "target_modules": target_modules, "steps": steps, "lr": lr, "batch_size": batch_size,
         "grad_accum": grad_accum, "seed": seed, "max_length": max_length, "max_eval": max_eval,
+        "max_loss": max_loss,
         "optimizer": "AdamW(betas=(0.9, 0.999), eps=1e-8, weight_decay=0)",
         "schedule": "cosine with linear warmup, warmup_ratio=0.03", "max_grad_norm": 1.0,
         "device": str(next(base_model.parameters()).device),
@@ -168,8 +187,13 @@ class CompareResult:
     stopped: bool = False
 
 
-def plan_runs(methods, betas, lrs) -> list[tuple[str, float | None, float]]:
-    """(method, β or None, lr) for every run: SC-LoRA once per β, the others once, each at every lr."""
+def plan_runs(methods, betas, lrs, lora_lr_factor: float = 1.0) -> list[tuple[str, float | None, float]]:
+    """(method, β or None, lr) for every run: SC-LoRA once per β, the others once, each at every lr.
+
+    LoRA runs at ``lora_lr_factor`` × each learning rate: the residual inits start with a large A and take
+    far bigger effective steps than LoRA's B = 0 at one rate, so a fair comparison gives LoRA higher rates
+    (the science protocol uses 10×, which matches their fine-tune losses on the bundled sets).
+    """
     from .inits import METHODS
 
     check(len(methods) > 0, "Parameter 'methods' is empty: give at least one method.")
@@ -181,17 +205,21 @@ def plan_runs(methods, betas, lrs) -> list[tuple[str, float | None, float]]:
     check(len(set(betas)) == len(betas), f"The betas {list(betas)} list a value twice.")
     for lr in lrs:
         validate_lr(lr)
+    check(isinstance(lora_lr_factor, (int, float)) and math.isfinite(lora_lr_factor) and lora_lr_factor > 0,
+          f"The LoRA learning-rate factor must be a number > 0, got {lora_lr_factor!r}.")
     if "sclora" in methods:
         check(len(betas) > 0, "Method 'sclora' needs at least one beta.")
         for b in betas:
             validate_beta(b)
-    return [(m, b, lr) for m in methods for b in (betas if m == "sclora" else [None]) for lr in lrs]
+    return [(m, b, lr * lora_lr_factor if m == "lora" else lr)
+            for m in methods for b in (betas if m == "sclora" else [None]) for lr in lrs]
 
 
 TABLE_COLUMNS = ["label", "method", "beta", "lr", "rank", "steps", "seed", "finetune_loss_before", "finetune_loss_after",
                  "preserve_loss_before", "preserve_loss_after", "preserve_loss_change", "finetune_accuracy_before",
                  "finetune_accuracy_after", "preserve_accuracy_before", "preserve_accuracy_after",
-                 "preserve_accuracy_change", "train_seconds", "on_front", "run_dir"]
+                 "preserve_accuracy_change", "preserve_choice_accuracy_before", "preserve_choice_accuracy_after",
+                 "preserve_choice_accuracy_change", "train_seconds", "on_front", "run_dir"]
 
 
 def mark_front(table, x: str = "finetune_loss_after", y: str = "preserve_loss_after"):
@@ -229,6 +257,7 @@ def run_folder_name(method: str, beta: float | None, lr: float) -> str:
 def compare(base_model, tokenizer, finetune, preserve, *, methods, betas=(0.5, 0.9), lrs=(2e-4,), rank: int = 8,
             steps: int = 50, batch_size: int = 8, seed: int = 0, alpha: float | None = None, target_modules=None,
             max_samples: int = 256, max_length: int = 256, heldout: float = 0.2, max_eval: int = DEFAULT_MAX_EVAL,
+            max_loss: int | None = None,
             finetune_metric: str | None = None, preserve_metric: str | None = None, model_name: str = "",
             out_dir: str | Path | None = None, keep_models: bool = False, on_event: Event | None = None,
             should_stop=None) -> CompareResult:
@@ -253,9 +282,8 @@ def compare(base_model, tokenizer, finetune, preserve, *, methods, betas=(0.5, 0
     data = prepare_data(finetune, preserve, tokenizer, heldout=heldout, split_seed=0, max_samples=max_samples,
                         max_length=max_length, finetune_metric=finetune_metric, preserve_metric=preserve_metric)
     emit("stage", {"desc": "Evaluating the base model"})
-    before = evaluate(base_model, tokenizer, data.finetune_heldout, data.preserve_heldout,
-                      finetune_metric=data.finetune_metric, preserve_metric=data.preserve_metric,
-                      max_length=max_length, batch_size=batch_size, max_eval=max_eval)
+    before = evaluate_data(base_model, tokenizer, data, max_length=max_length, batch_size=batch_size,
+                           max_eval=max_eval, max_loss=max_loss)
     statistics = None
     if any(m == "sclora" for m, _, _ in plan):
         from .statistics import StoppedError, collect_statistics
@@ -281,7 +309,7 @@ def compare(base_model, tokenizer, finetune, preserve, *, methods, betas=(0.5, 0
         record = run_one(base_model, tokenizer, data, method=method, beta=beta, rank=rank, steps=steps, lr=lr,
                          before=before, alpha=alpha, target_modules=target_modules, statistics=statistics,
                          batch_size=batch_size, seed=seed, max_length=max_length, max_eval=max_eval,
-                         model_name=model_name, should_stop=stop,
+                         max_loss=max_loss, model_name=model_name, should_stop=stop,
                          on_step=lambda info, name=name: emit("step", {"name": name, "info": info}))
         _check_unchanged(base_model, checksum, f"after run {name}")
         if out_dir is not None:

@@ -106,6 +106,7 @@ class BundledDataset:
     role: str  # "finetune" | "preserve"
     description: str
     metric: str  # "math" | "exact" | "refusal" | "style"
+    choices: Path | None = None  # JSONL of {prompt, answer, distractors}: multiple-choice scoring
 
 
 def fingerprint_records(records: list[dict]) -> str:
@@ -393,7 +394,8 @@ BUNDLED_DATASETS: dict[str, BundledDataset] = {
                        "model never uses.", "style"),
         BundledDataset("knowledge", DATA_DIR / "knowledge.jsonl", "preserve",
                        "World-knowledge questions with short answers (capitals, science, language), "
-                       "mostly answered right by the bundled model.", "exact"),
+                       "mostly answered right by the bundled model.", "exact",
+                       choices=DATA_DIR / "knowledge_choices.jsonl"),
         BundledDataset("safety", DATA_DIR / "safety.jsonl", "preserve",
                        "Mildly harmful requests paired with refusals.", "refusal"),
     )
@@ -407,3 +409,14 @@ def bundled_dataset(name: str) -> Examples:
     info = BUNDLED_DATASETS[name]
     check(info.path.is_file(), f"Bundled dataset file {info.path} is missing: run `python assets/data/generate.py`.")
     return load_examples(info.path, name=name)
+
+
+def bundled_choices(name: str) -> dict[str, list[str]]:
+    """prompt -> [right answer, *wrong answers] of a bundled set with multiple choices ({} for the others)."""
+    check(name in BUNDLED_DATASETS,
+          f"Unknown bundled dataset {name!r}: choose one of {', '.join(BUNDLED_DATASETS)}.")
+    path = BUNDLED_DATASETS[name].choices
+    if path is None:
+        return {}
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {r["prompt"]: [r["answer"], *r["distractors"]] for r in records}

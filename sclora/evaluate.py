@@ -24,6 +24,7 @@ Forgetting is the change on the preserve set: ``preserve_loss_after - preserve_l
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 
 import torch
@@ -96,23 +97,33 @@ def _pad_id(tokenizer) -> int:
 
 
 def answer_accuracy(model, tokenizer, examples, metric: str, *, max_eval: int = DEFAULT_MAX_EVAL,
-                    max_new_tokens: int | None = None, batch_size: int = 8) -> tuple[float, list[dict]]:
+                    max_new_tokens: int | None = None, batch_size: int = 8,
+                    choices: list[list[str]] | None = None) -> tuple[float, list[dict]]:
     """Fraction of the first ``max_eval`` held-out prompts whose greedy answer passes ``metric``.
 
-    Returns ``(accuracy, rows)``, one row per prompt: prompt, reference, answer, correct.
+    Returns ``(accuracy, rows)``, one row per prompt: prompt, reference, answer, correct. With
+    ``choices`` (per prompt: the right answer first, then wrong ones) each row also has
+    ``choice_correct``: the right answer scores the best length-normalised log-probability, as
+    lm-evaluation-harness scores ARC or MMLU. Prompts are read once for both (:func:`choices_and_answers`).
     """
     from .answers import score_answer
-    from .generation import generate
     from .tokens import qa_pairs
 
     check(metric in METRIC_RULES, f"Unknown metric {metric!r}: choose one of {', '.join(METRIC_RULES)}.")
     check(isinstance(max_eval, int) and max_eval >= 1, f"Parameter 'max_eval' must be an integer >= 1, got {max_eval!r}.")
     pairs = qa_pairs(examples)[:max_eval]
     check(len(pairs) > 0, f"The held-out set {getattr(examples, 'source', '')!r} has no prompts to answer.")
-    answers = generate(model, tokenizer, [p for p, _ in pairs], max_new_tokens=max_new_tokens or MAX_NEW_TOKENS[metric],
-                       batch_size=batch_size)
+    if choices is not None:
+        choices = choices[: len(pairs)]
+        check(len(choices) == len(pairs), "Give one list of choices per held-out prompt.")
+    scores, answers = choices_and_answers(model, tokenizer, [p for p, _ in pairs], choices,
+                                          max_new_tokens=max_new_tokens or MAX_NEW_TOKENS[metric],
+                                          batch_size=batch_size)
     rows = [{"prompt": p, "reference": r, "answer": a, "correct": score_answer(metric, a, r)}
             for (p, r), a in zip(pairs, answers)]
+    for row, score in zip(rows, scores or []):
+        normalised = [logprob / n for logprob, n in score]
+        row["choice_correct"] = normalised[0] > max(normalised[1:])  # a tie is not a right answer
     return sum(row["correct"] for row in rows) / len(rows), rows
 
 
@@ -121,24 +132,35 @@ def answer_accuracy(model, tokenizer, examples, metric: str, *, max_eval: int = 
 
 def evaluate(model, tokenizer, finetune_heldout, preserve_heldout, *, finetune_metric: str | None = None,
              preserve_metric: str | None = None, max_length: int = 256, batch_size: int = 8,
-             max_eval: int = DEFAULT_MAX_EVAL, generations: bool = True) -> dict:
+             max_eval: int = DEFAULT_MAX_EVAL, max_loss: int | None = None,
+             preserve_choices: list[list[str]] | None = None, generations: bool = True) -> dict:
     """Loss, perplexity and (where a metric applies) answer accuracy on both held-out sets.
 
     Keys: ``finetune_loss``, ``finetune_perplexity``, ``preserve_loss``, ``preserve_perplexity``,
     ``finetune_accuracy`` / ``preserve_accuracy`` (None when the set has no answer metric or
-    ``generations`` is False), and ``answers``: the per-prompt rows, each tagged with its ``set``.
+    ``generations`` is False), ``preserve_choice_accuracy`` (with ``preserve_choices``: one list per
+    held-out preserve prompt, the right answer first), and ``answers``: the per-prompt rows, each
+    tagged with its ``set``. ``max_loss`` scores the losses on the first ``max_loss`` held-out records
+    only (the same records every time: a fixed subset), None on all of them.
     """
+    check(max_loss is None or (isinstance(max_loss, int) and max_loss >= 1),
+          f"Parameter 'max_loss' must be an integer >= 1 or None, got {max_loss!r}.")
     out: dict = {"answers": []}
     for role, examples, metric in (("finetune", finetune_heldout, finetune_metric),
                                    ("preserve", preserve_heldout, preserve_metric)):
-        loss = heldout_loss(model, tokenizer, examples, max_length=max_length, batch_size=batch_size)
+        scored = examples if max_loss is None else dataclasses.replace(examples, records=examples.records[:max_loss])
+        loss = heldout_loss(model, tokenizer, scored, max_length=max_length, batch_size=batch_size)
         out[f"{role}_loss"] = loss["loss"]
         out[f"{role}_perplexity"] = loss["perplexity"]
         out[f"{role}_accuracy"] = None
+        choices = preserve_choices if role == "preserve" else None
         if generations and metric in METRIC_RULES:
-            acc, rows = answer_accuracy(model, tokenizer, examples, metric, max_eval=max_eval, batch_size=batch_size)
+            acc, rows = answer_accuracy(model, tokenizer, examples, metric, max_eval=max_eval, batch_size=batch_size,
+                                        choices=choices)
             out[f"{role}_accuracy"] = acc
             out["answers"] += [{"set": role, "metric": metric, **row} for row in rows]
+            if choices is not None:
+                out["preserve_choice_accuracy"] = sum(r["choice_correct"] for r in rows) / len(rows)
     return out
 
 

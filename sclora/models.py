@@ -8,6 +8,7 @@ about a second.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -326,3 +327,13 @@ def _load_from_hub(hub_id: str, *, dtype: torch.dtype, fallback: bool, device_ma
         return _from_folder_or_hub(hub_id, local_files_only=False, dtype=dtype, device_map=device_map)
     except OSError as exc:
         raise SCLoRAError(f"Could not load {hub_id!r} from the hub: {exc}") from exc
+
+
+def model_checksum(model) -> str:
+    """SHA-256 of every parameter and buffer (names, shapes, bytes): equal iff the weights are."""
+    h = hashlib.sha256()
+    with torch.no_grad():
+        for name, t in list(model.named_parameters()) + list(model.named_buffers()):
+            h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+            h.update(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()

@@ -76,14 +76,41 @@ def run_metrics(*, method: str, beta: float | None, rank: int, steps: int, lr: f
          "final_train_loss": train_result.losses[-1] if train_result.losses else None,
          "finetune_metric": finetune_metric, "preserve_metric": preserve_metric}
     for key in ("finetune_loss", "finetune_perplexity", "preserve_loss", "preserve_perplexity",
-                "finetune_accuracy", "preserve_accuracy"):
+                "finetune_accuracy", "preserve_accuracy", "preserve_choice_accuracy"):
         if before.get(key) is None and after.get(key) is None:
             continue
         m[f"{key}_before"], m[f"{key}_after"] = before.get(key), after.get(key)
     m["preserve_loss_change"] = after["preserve_loss"] - before["preserve_loss"]
     if after.get("preserve_accuracy") is not None and before.get("preserve_accuracy") is not None:
         m["preserve_accuracy_change"] = after["preserve_accuracy"] - before["preserve_accuracy"]
+    if after.get("preserve_choice_accuracy") is not None and before.get("preserve_choice_accuracy") is not None:
+        m["preserve_choice_accuracy_change"] = after["preserve_choice_accuracy"] - before["preserve_choice_accuracy"]
     return m
+
+
+def answer_changes(record: RunRecord) -> list[dict]:
+    """The held-out prompts whose answer changed verdict in this run, base model against the run.
+
+    One row per prompt: ``change`` is "forgotten" (a preserve prompt the base answered right and the run
+    gets wrong) or "learned" (a fine-tune prompt the base got wrong and the run answers right), with
+    set, prompt, reference, ``before`` (the base's answer) and ``after`` (the run's).
+    """
+    before = {(r["set"].removeprefix("before:"), r["prompt"]): r for r in record.generations
+              if r["set"].startswith("before:")}
+    rows = []
+    for r in record.generations:
+        base = before.get((r["set"], r["prompt"]))
+        if base is None or r["set"].startswith("before:"):
+            continue
+        if r["set"] == "preserve" and base["correct"] and not r["correct"]:
+            change = "forgotten"
+        elif r["set"] == "finetune" and not base["correct"] and r["correct"]:
+            change = "learned"
+        else:
+            continue
+        rows.append({"change": change, "set": r["set"], "prompt": r["prompt"], "reference": r.get("reference"),
+                     "before": base["answer"], "after": r["answer"]})
+    return rows
 
 
 def _json_default(obj):

@@ -178,7 +178,112 @@ def test_heavy_work_takes_turns_and_waiters_see_their_place():
     for t in threads:
         t.join()
     assert peak[0] == 1 and cache.computed == 3
-    assert any(desc.startswith("waiting for") for desc in places)
+    assert any(desc.startswith("waiting: 1 job(s) ahead of yours (1 job)") for desc in places)
+
+
+def test_waiters_read_their_place_and_an_estimate_from_finished_jobs_of_each_kind():
+    work = WorkQueue(1)
+    with work.turn(kind="run"):
+        time.sleep(0.05)
+    assert 0.04 < work.mean_seconds("run") < 1.0 and work.mean_seconds("statistics") is None
+    lines, release = [], threading.Event()
+
+    def hold():
+        with work.turn(kind="run"):
+            release.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    time.sleep(0.05)
+    waiters = [threading.Thread(target=lambda kind=kind: work.turn(
+        lambda d, t, desc: lines.append((kind, desc)), poll_s=0.01, kind=kind).__enter__().__exit__(None, None, None))
+        for kind in ("run", "statistics")]
+    for w in waiters:
+        w.start()
+        time.sleep(0.05)
+    release.set()
+    for t in [holder, *waiters]:
+        t.join()
+    first = next(desc for kind, desc in lines if kind == "run")
+    assert first.startswith("waiting: 1 job(s) ahead of yours (1 run), about ") and first.endswith(" s")
+    second = next(desc for kind, desc in lines if kind == "statistics")
+    assert second.startswith("waiting: 2 job(s) ahead of yours (2 run), about ")
+
+
+def test_an_estimate_waits_for_a_finished_job_of_the_kind_ahead():
+    work, seen, release = WorkQueue(1), [], threading.Event()
+
+    def hold():
+        with work.turn(kind="statistics"):
+            release.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    time.sleep(0.05)
+    with pytest.raises(StoppedError):
+        with work.turn(lambda d, t, desc: seen.append(desc), should_stop=lambda: bool(seen), poll_s=0.01):
+            pass
+    release.set()
+    holder.join(2)
+    assert seen == ["waiting: 1 job(s) ahead of yours (1 statistics), no estimate until one of each kind has finished"]
+
+
+def test_users_asking_one_job_at_a_time_take_turns_round_robin():
+    """A's long plan does not hold B back: B's job runs after A's current one, not after A's whole plan."""
+    work, order = WorkQueue(1), []
+
+    def plan(user: str, jobs: int) -> None:
+        for i in range(jobs):
+            with work.turn(poll_s=0.005):
+                order.append(f"{user}{i}")
+                time.sleep(0.03)
+
+    a = threading.Thread(target=plan, args=("A", 4))
+    a.start()
+    time.sleep(0.01)
+    b = threading.Thread(target=plan, args=("B", 2))
+    b.start()
+    a.join()
+    b.join()
+    assert order.index("B0") <= 2 and order.index("B1") <= 4, order
+
+
+def test_a_value_that_is_not_storable_reaches_its_callers_but_is_never_kept(tmp_path):
+    codec = Codec(".json", save=JSON.save, load=JSON.load, nbytes=JSON.nbytes, storable=lambda v: v["complete"])
+    cache = ResultCache(tmp_path)
+    assert cache.get_or_compute("run", {"n": 1}, codec, lambda r, s: {"complete": False}) == {"complete": False}
+    assert cache.peek("run", {"n": 1}, codec) is None and not list(tmp_path.rglob("*.json"))
+    assert cache.get_or_compute("run", {"n": 1}, codec, lambda r, s: {"complete": True}) == {"complete": True}
+    assert cache.peek("run", {"n": 1}, codec) == {"complete": True}
+
+
+def test_finish_on_stop_waits_for_what_a_stopped_computation_returns(tmp_path):
+    stop = threading.Event()
+
+    def train(report, should_stop):
+        while not should_stop():
+            time.sleep(0.01)
+        return "trained so far"
+
+    threading.Timer(0.1, stop.set).start()
+    cache = ResultCache(tmp_path)
+    assert cache.get_or_compute("run", {"n": 2}, JSON, train, should_stop=stop.is_set, finish_on_stop=True,
+                                poll_s=0.01) == "trained so far"
+    # Someone else still waits for it: the caller who stopped stops waiting, the computation goes on.
+    other_stop, mine = threading.Event(), threading.Event()
+
+    def wait_for_it():
+        with pytest.raises(StoppedError):
+            cache.get_or_compute("run", {"n": 3}, JSON, train, should_stop=other_stop.is_set, poll_s=0.01)
+
+    other = threading.Thread(target=wait_for_it)
+    other.start()
+    time.sleep(0.05)
+    mine.set()
+    with pytest.raises(StoppedError):
+        cache.get_or_compute("run", {"n": 3}, JSON, train, should_stop=mine.is_set, finish_on_stop=True, poll_s=0.01)
+    other_stop.set()
+    other.join(2)
 
 
 def test_a_light_result_does_not_wait_for_heavy_work(tmp_path):

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from sclora.cli import main
-from sclora.compare import compare, load_adapter, model_checksum, plan_runs, side_by_side
+from sclora.compare import compare, load_adapter, plan_runs, side_by_side
 from sclora.data import load_examples
 from sclora.errors import SCLoRAError
-from sclora.models import tiny_model
+from sclora.models import model_checksum, tiny_model
 from sclora.runs import METRIC_KEYS, RUN_FILES, read_run
 
 torch.set_num_threads(1)  # see tests/test_train.py
