@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 REQS := requirements.txt requirements-dev.txt pyproject.toml requirements.lock
 # LOCK=1 (default): install the tested versions pinned in requirements.lock; LOCK=0: the ranges of
 # requirements*.txt. pip's own settings choose where packages come from, e.g. PIP_FIND_LINKS=<folder of
-# wheels> or PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu for a CPU-only torch (README,
+# wheels> or PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu for a CPU-only torch (docs/install.md,
 # "Tested versions").
 LOCK ?= 1
 STAMP := $(VENV)/.stamp-$(shell (cat $(REQS); echo "LOCK=$(LOCK)") | sha1sum | cut -c1-12)

@@ -1,20 +1,23 @@
-"""Render benchmarks/results.json (written by ``benchmarks.run``) to results.md and the README's block.
+"""Render benchmarks/results.json (written by ``benchmarks.run``) to results.md and docs/benchmarks.md's block.
 
-    python -m benchmarks.report                      # re-render results.md and README.md's block
+    python -m benchmarks.report                      # re-render results.md and docs/benchmarks.md's block
     python -m benchmarks.report --readme ''          # results.md only
 
-Nothing here measures: every figure comes from the JSON. The README block lies between
-``<!-- bench:start -->`` and ``<!-- bench:end -->`` and is replaced whole.
+Nothing here measures: every figure comes from the JSON. The block lies between ``<!-- bench:start -->``
+and ``<!-- bench:end -->`` of the page (``--readme``) and is replaced whole; its link to results.md is
+relative to that page.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+PAGE = ROOT / "docs" / "benchmarks.md"  # the page whose block `make bench` rewrites
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 # Goals per ratio (ours / reference) and for the warm app start, in seconds.
@@ -225,18 +228,29 @@ def markdown(res: dict | None) -> str:
     return "\n".join(lines)
 
 
-def readme_block(res: dict | None, link: str = "benchmarks/results.md") -> str:
-    """The README's figures: every one rendered from results.json."""
+def results_link(results_md: Path, page: Path) -> str:
+    """A markdown link from ``page`` to ``results_md``, named by its path in the repository where it is in it."""
+    href = Path(os.path.relpath(Path(results_md).resolve(), Path(page).resolve().parent)).as_posix()
+    try:
+        name = Path(results_md).resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        name = href
+    return f"[{name}]({href})"
+
+
+def readme_block(res: dict | None, results_md: Path = ROOT / "benchmarks" / "results.md", page: Path = PAGE) -> str:
+    """The page's figures (docs/benchmarks.md): every one rendered from results.json."""
+    link = results_link(results_md, page)
     note = "<!-- Rendered from benchmarks/results.json by `make bench` (or `python -m benchmarks.report`); do not edit. -->"
     if not res:
         return "\n".join([START, note, "",
                           "No benchmark run is recorded in this tree yet: `make bench` measures every speed and memory "
-                          f"figure and writes them here and to [{link}]({link}).", "", END])
+                          f"figure and writes them here and to {link}.", "", END])
     ms = res["measurements"]
     lines = [START, note, "",
              f"Measured by {commands_line(res)} on {machine_line(res)}. {settings_line(res)}. Medians of "
              f"{res['settings']['repeats']} interleaved repeats; the minima, every raw time and the details are in "
-             f"[{link}]({link}). Runs: {runs_line(res['measurements'], res['date'])}.", ""]
+             f"{link}. Runs: {runs_line(res['measurements'], res['date'])}.", ""]
     lines += flag_lines(res)
     rows = ratio_rows(res, with_min=False)
     if rows:
@@ -263,7 +277,7 @@ def load(path: Path) -> dict | None:
 
 
 def write(json_path: str | Path, readme: str | Path | None = None) -> str:
-    """results.md beside ``json_path`` from it, and the README's block when ``readme`` is given; returns the .md."""
+    """results.md beside ``json_path`` from it, and the block of the page ``readme`` when given; returns the .md."""
     from sclora.files import atomic_file_write
 
     json_path = Path(json_path)
@@ -273,7 +287,7 @@ def write(json_path: str | Path, readme: str | Path | None = None) -> str:
                       lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     if readme:
         readme = Path(readme)
-        new = rewrite_block(readme.read_text(encoding="utf-8"), readme_block(res))
+        new = rewrite_block(readme.read_text(encoding="utf-8"), readme_block(res, json_path.with_suffix(".md"), readme))
         atomic_file_write(readme, lambda tmp: Path(tmp).write_text(new, encoding="utf-8"))
     return text
 
@@ -282,7 +296,8 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(ROOT))
     p = argparse.ArgumentParser(prog="python -m benchmarks.report", description=__doc__.split("\n")[0])
     p.add_argument("--json", default=str(ROOT / "benchmarks" / "results.json"))
-    p.add_argument("--readme", default=str(ROOT / "README.md"), help="'' for none")
+    p.add_argument("--readme", default=str(PAGE), help="the page whose bench block to rewrite (default "
+                   "docs/benchmarks.md); '' for none")
     args = p.parse_args(argv)
     print(write(args.json, args.readme or None))
     return 0

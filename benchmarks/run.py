@@ -1,4 +1,4 @@
-"""Every speed and memory figure the README states, measured in one run: ``make bench``.
+"""Every speed and memory figure docs/benchmarks.md states, measured in one run: ``make bench``.
 
     python -m benchmarks.run                             # bundled model, every measurement (run it alone)
     python -m benchmarks.run --only covariance,sweep     # some of them (merged into an earlier run's JSON)
@@ -16,7 +16,7 @@ Compared functions run interleaved (A B A B …, ``--repeats`` each, at least 3)
 every raw time with the median and the minimum, the machine, the library versions, the date and the
 git commit. A composite step faster than its own part (e.g. the covariance pass faster than the plain
 forward it contains) is measured again once and, if it still is, flagged. ``benchmarks/report.py``
-renders results.md from the JSON and rewrites the README's marked block.
+renders results.md from the JSON and rewrites the marked block of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def parse_args(argv):
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
     p.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(MEASUREMENTS)}")
     p.add_argument("--quick", action="store_true",
-                   help="tiny model and small sizes, into benchmarks/out/quick (no README change); skips "
+                   help="tiny model and small sizes, into benchmarks/out/quick (no docs change); skips "
                         + ", ".join(QUICK_SKIPS) + " unless --only names it")
     p.add_argument("--model", default=None, help="default: bundled (tiny-llama with --quick)")
     p.add_argument("--finetune", default="math")
@@ -66,8 +66,8 @@ def parse_args(argv):
     p.add_argument("--walkthrough-eval", type=int, default=None, help="held-out prompts (default 16; 1 quick)")
     p.add_argument("--out", default=None, help="folder for results.json and results.md (default benchmarks/, "
                    "benchmarks/out/quick with --quick)")
-    p.add_argument("--readme", default=None, help="README whose bench block to rewrite (default README.md; "
-                   "none with --quick or --out); '' for none")
+    p.add_argument("--readme", default=None, help="the page whose bench block to rewrite (default "
+                   "docs/benchmarks.md; none with --quick or --out); '' for none")
     p.add_argument("--memory-probe", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     quick = args.quick
@@ -89,7 +89,7 @@ def parse_args(argv):
     default_out = args.out is None
     args.out = Path(args.out) if args.out else ROOT / "benchmarks" / ("out/quick" if quick else "")
     if args.readme is None:
-        args.readme = "" if quick or not default_out else str(ROOT / "README.md")
+        args.readme = "" if quick or not default_out else str(report.PAGE)
     return args
 
 

@@ -372,10 +372,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="session time-to-live of the 'bad' scenario's server, so memory can be seen coming back")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--readme", type=Path, default=None,
-                        help="README whose workshop block to rewrite (default: README.md when --out is the default)")
-    parser.add_argument("--render", action="store_true", help="only rewrite the README block from the JSON")
+                        help="page whose workshop block to rewrite (default: docs/benchmarks.md when --out is the default)")
+    parser.add_argument("--render", action="store_true", help="only rewrite the docs/benchmarks.md block from the JSON")
     args = parser.parse_args(argv)
-    readme = args.readme or (ROOT / "README.md" if args.out == OUT else None)
+    readme = args.readme or (ROOT / "docs" / "benchmarks.md" if args.out == OUT else None)
     if args.render:
         write_readme(readme, json.loads(args.out.read_text()))
         return

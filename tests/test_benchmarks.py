@@ -181,11 +181,11 @@ def test_readme_block_rewrite_replaces_only_the_marked_part():
 
 
 def test_readme_figures_are_the_rendering_of_results_json():
-    """The README's block is exactly what the renderer makes of the committed benchmarks/results.json."""
+    """The block of docs/benchmarks.md is exactly what the renderer makes of the committed benchmarks/results.json."""
     from benchmarks.report import ROOT, load, readme_block
 
     block = readme_block(load(ROOT / "benchmarks" / "results.json"))
-    assert block in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert block in (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
 
 
 def test_quick_run_records_raw_times_machine_versions_and_rewrites_the_readme_block(tmp_path):
