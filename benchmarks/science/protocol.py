@@ -159,8 +159,7 @@ def run(settings: dict, argv: list[str], out: Path, readme: str = "", model_name
     ends; the report (and the README block when ``readme`` is given) rendered after each phase and seed."""
     import torch
 
-    from sclora.compare import model_checksum
-    from sclora.models import load_model
+    from sclora.models import load_model, model_checksum
     from sclora.runs import library_versions
     from sclora.statistics import collect_statistics
 
