@@ -34,10 +34,14 @@ def user_error(exc: Exception) -> gr.Error:
     return gr.Error(str(exc), print_exception=False)
 
 
-def while_preparing(work, progress=None, interval_s: float = 1.0):
+def preparing(done: int, total: int, desc: str) -> str:
+    return f"Preparing: {desc} ({100 * done / total if total else 0:.0f} %)"
+
+
+def while_preparing(work, progress=None, interval_s: float = 1.0, describe=preparing):
     """Run ``work(report)`` in a thread and say how far it is while it runs.
 
-    Yields ``("Preparing: <step> (x %)", None)`` about every ``interval_s`` while the work goes on (shared
+    Yields ``(describe(done, total, desc), None)`` about every ``interval_s`` while the work goes on (shared
     work that someone else, or the server, started shows its own progress here), then ``("", result)``;
     the work's exception is raised here. A quick answer (a cached result) yields only the result.
     ``gr.Progress`` is driven from this (the request's) thread: it does not work from another one.
@@ -63,7 +67,7 @@ def while_preparing(work, progress=None, interval_s: float = 1.0):
         done, total, desc = state
         if progress is not None:
             progress((done, total) if total else None, desc=desc)
-        yield f"Preparing: {desc} ({100 * done / total if total else 0:.0f} %)", None
+        yield describe(done, total, desc), None
     if "error" in box:
         raise box["error"]
     yield "", box["value"]

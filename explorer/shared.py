@@ -27,8 +27,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from sclora import models
-from sclora.cache import Codec, ResultCache, WorkQueue
-from sclora.errors import SCLoRAError
+from sclora.cache import Codec, ResultCache, WorkQueue, result_key
+from sclora.models import atomic_directory_write
+from sclora.runs import read_run
 from sclora.statistics import fingerprint_ids, load_statistics, save_statistics
 from sclora.solver_process import SOLVER, tradeoff_in_workers
 from sclora.subspace import tradeoff
@@ -63,9 +64,19 @@ TABLE = Codec(".parquet", save=lambda table, path: table.to_parquet(path, index=
               load=pd.read_parquet, nbytes=lambda table: int(table.memory_usage(deep=True).sum()))
 TENSOR = Codec(".safetensors", save=lambda t, path: save_file({"value": t.contiguous()}, str(path)),
                load=lambda path: load_file(str(path))["value"], nbytes=lambda t: t.numel() * t.element_size())
-# A finished run: its folder (record + standard LoRA adapter), copied into the cache and out again.
-RUN = Codec("", save=lambda folder, path: shutil.copytree(folder, path, dirs_exist_ok=True),
-            load=lambda path: path, nbytes=lambda path: 0, keep_stored=True)
+
+
+def _store_run(folder: Path, path: Path) -> None:
+    shutil.copytree(folder, path, dirs_exist_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)  # the run's own temporary folder
+
+
+def _finished(folder: Path) -> bool:
+    return not json.loads((Path(folder) / "metrics.json").read_text()).get("stopped_early")
+
+
+# A run: its folder (record + standard LoRA adapter), moved into the cache; one stopped early is never kept.
+RUN = Codec("", save=_store_run, load=lambda path: path, nbytes=lambda path: 0, keep_stored=True, storable=_finished)
 JSON = Codec(".json", save=lambda value, path: path.write_text(json.dumps(value)),
              load=lambda path: json.loads(path.read_text()), nbytes=lambda value: len(json.dumps(value)))
 
@@ -110,7 +121,7 @@ def run_fields(model_name: str, data, method: str, beta: float | None, lr: float
     return {**statistics_fields(model_name, data), **heldout_fields(model_name, data),
             "train": fingerprint_ids(data.train.input_ids), "train_labels": fingerprint_ids(data.train.labels),
             "method": method, "beta": beta, "lr": float(lr),
-            **{k: settings[k] for k in ("rank", "steps", "batch_size", "max_eval", "seed", "max_length")}}
+            **{k: settings.get(k) for k in ("rank", "steps", "batch_size", "max_eval", "max_loss", "seed", "max_length")}}
 
 
 # ---------------------------------------------------------------------- stop flags that cross processes
@@ -167,11 +178,9 @@ def memoized(kind: str, fields: dict, compute):
 
 def statistics(model_name: str, data, progress=None, should_stop=None, wait: bool = True):
     """C+ and C− of every target module for ``data`` (detached from the model): computed once per server."""
-    from .tabs.covariances import collect
-
     def compute(report, stop):
         with crossing_stop(stop) as stop_check:
-            return collect(model_name, data.finetune_ids, data.preserve_ids, _picklable(report), stop_check)
+            return engine.collect(model_name, data.finetune_ids, data.preserve_ids, _picklable(report), stop_check)
 
     if solver_process_on():
         SOLVER.start()  # the β grid follows the statistics: the processes start meanwhile
@@ -232,47 +241,74 @@ def sweep(model_name: str, data, stats, betas: list[float], ranks: list[int], pr
 def output_directions(model_name: str, data, name: str, method: str, samples_side: str | None, samples: int,
                       progress=None):
     """A baseline's output directions of one module (CorDA: from the first ``samples`` of one set)."""
-    from .tabs.subspace import output_directions as compute_directions
-
     ids = getattr(data, samples_side)[:samples] if samples_side else None
     fields = {**model_fields(model_name), "module": name, "method": method,
               "samples": fingerprint_ids(ids) if ids else None}
     return RESULTS.get_or_compute("directions", fields, TENSOR,
-                                  lambda report, stop: compute_directions(model_name, name, method, ids),
+                                  lambda report, stop: engine.output_directions(model_name, name, method, ids),
                                   progress=progress)
 
 
-def base_evaluation(model_name: str, data, settings: dict, progress=None, should_stop=None) -> dict:
-    """The base model's held-out evaluation under ``settings`` (max_length, batch_size, max_eval)."""
-    from .tabs.finetune import evaluate_base
+EVALUATION_SETTINGS = ("max_length", "batch_size", "max_eval", "max_loss")
 
-    fields = {**heldout_fields(model_name, data), **{k: settings[k] for k in ("max_length", "batch_size", "max_eval")}}
+
+def base_evaluation(model_name: str, data, settings: dict, progress=None, should_stop=None) -> dict:
+    """The base model's held-out evaluation under ``settings`` (max_length, batch_size, max_eval, max_loss)."""
+    fields = {**heldout_fields(model_name, data), **{k: settings.get(k) for k in EVALUATION_SETTINGS}}
     return RESULTS.get_or_compute("evaluation", fields, JSON,
-                                  lambda report, stop: evaluate_base(model_name, data, settings),
+                                  lambda report, stop: engine.evaluate_base(model_name, data, settings),
                                   progress=progress, should_stop=should_stop)
 
 
-def cached_run(model_name: str, data, method: str, beta: float | None, lr: float, settings: dict, out_dir: Path):
-    """The record of an identical run someone finished before, copied to ``out_dir``; None when there is none."""
-    from sclora.models import atomic_directory_write
-    from sclora.runs import read_run
+# ---------------------------------------------------------------------- runs
 
-    if RESULTS.root is None:
-        return None
-    folder = RESULTS.peek("run", run_fields(model_name, data, method, beta, lr, settings), RUN)
-    if folder is None:
-        return None
-    try:
-        atomic_directory_write(Path(out_dir), lambda tmp: shutil.copytree(folder, tmp, dirs_exist_ok=True))
-        return read_run(out_dir)
-    except (OSError, SCLoRAError):  # pruned or damaged meanwhile: train it again
-        return None
+# The loss curve of every run training now, by result key: whoever waits for a run draws it live.
+LIVE_LOSSES: dict[str, list[tuple[int, float]]] = {}
 
 
-def keep_run(model_name: str, data, settings: dict, record) -> None:
-    """Share a finished run (not one stopped early) with every later identical request, across restarts."""
-    m = record.metrics
-    if RESULTS.root is None or m.get("stopped_early") or record.path is None:
-        return
-    RESULTS.get_or_compute("run", run_fields(model_name, data, m["method"], m["beta"], m["lr"], settings), RUN,
-                           lambda report, stop: record.path, heavy=False)
+def run_key(model_name: str, data, method: str, beta: float | None, lr: float, settings: dict) -> str:
+    return result_key("run", run_fields(model_name, data, method, beta, lr, settings))
+
+
+def run(model_name: str, data, statistics, before: dict, method: str, beta: float | None, lr: float, settings: dict,
+        out_dir: Path | None = None, progress=None, should_stop=None):
+    """One fine-tune, trained once per server for identical inputs, its record copied to ``out_dir``
+    (None: only made sure of; returns None).
+
+    ``before`` is :func:`base_evaluation` of the same settings, ``statistics`` the shared ones (SC-LoRA).
+    Everyone who asks for the same run waits for one training (``LIVE_LOSSES`` has its curve meanwhile) and
+    a finished run is kept on disk for later requests. Runs take turns with the other heavy work, first come
+    first served: a session that asks for its runs one after the other gets round-robin with everyone else.
+    A run stopped early (its caller pressed Stop and nobody else waits for it) is handed back, never kept.
+    """
+    fields = run_fields(model_name, data, method, beta, lr, settings)
+    key = result_key("run", fields)
+
+    def compute(report, stop):
+        folder = Path(tempfile.mkdtemp(prefix="sclora-run-"))
+        LIVE_LOSSES[key] = []
+        try:
+            with crossing_stop(stop) as stop_check:
+                for event in engine.train_run(model_name, data, statistics if method == "sclora" else None, before,
+                                              method, beta, lr, settings, folder, stop_check):
+                    if event[0] == "step":
+                        info = event[1]
+                        LIVE_LOSSES[key].append((info.step, info.loss))
+                        report(info.step, info.total_steps, f"step {info.step}/{info.total_steps}, loss {info.loss:.4f}")
+                    elif event[0] == "error":
+                        raise event[1]
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        finally:
+            LIVE_LOSSES.pop(key, None)
+        return folder
+
+    folder = RESULTS.get_or_compute("run", fields, RUN, compute, progress=progress, should_stop=should_stop,
+                                    finish_on_stop=True)
+    if out_dir is None:
+        return None
+    atomic_directory_write(Path(out_dir), lambda tmp: shutil.copytree(folder, tmp, dirs_exist_ok=True))
+    if not _finished(folder):  # never kept: nobody else has it
+        shutil.rmtree(folder, ignore_errors=True)
+    return read_run(out_dir)

@@ -91,7 +91,7 @@ def test_model_names_are_validated(monkeypatch, tmp_path):
 def test_statistics_are_cached_when_beta_or_rank_change(ready, monkeypatch):
     stats = ready.statistics
     assert stats is not None and stats._model is None  # the session never holds the base model
-    monkeypatch.setattr(covariances, "collect_statistics", lambda *a, **k: pytest.fail("statistics recomputed"))
+    monkeypatch.setattr(engine, "collect_statistics", lambda *a, **k: pytest.fail("statistics recomputed"))
     layers, kinds = covariances.layers_and_kinds(ready)
     assert kinds[0] == "q_proj" and layers == [0, 1]
     fig = covariances.spectra_figure(ready, 1, "v_proj", 0.3)
@@ -124,7 +124,7 @@ def test_tradeoff_shows_the_non_uniqueness_warning_and_angles(ready):
 
 
 def test_covariances_can_be_stopped_and_nothing_is_kept(monkeypatch):
-    original = covariances.collect_statistics
+    original = engine.collect_statistics
 
     def slow(*args, progress=None, **kwargs):  # each batch takes a while, so Stop lands mid-way
         def report(*a):
@@ -132,7 +132,7 @@ def test_covariances_can_be_stopped_and_nothing_is_kept(monkeypatch):
             progress(*a)
         return original(*args, progress=report, **kwargs)
 
-    monkeypatch.setattr(covariances, "collect_statistics", slow)
+    monkeypatch.setattr(engine, "collect_statistics", slow)
     session = STORE.get(None)
     data.load(session, MODEL, "math", "knowledge", SAMPLES - 1, LENGTH, RECORDS)  # statistics nobody computed yet
     calls = []
@@ -159,10 +159,19 @@ def wait_until(condition, timeout_s: float = 60.0) -> bool:
 
 
 def test_finetune_records_runs_table_and_plots(trained):
-    table, scatter = finetune.results(trained)
-    assert list(table.label) == ["lora lr=1e-03", "sclora β=0.5 lr=1e-03"]
-    assert (table.steps == 2).all()
+    table, scatter, changes = finetune.results(trained)
+    # LoRA at the LoRA factor (10x) times the learning rate: the residual init's steps are far bigger.
+    assert list(table["Run"]) == ["lora lr=1e-02", "sclora β=0.5 lr=1e-03"]
+    assert (table["Steps"] == 2).all()
+    assert {"Fine-tune loss ↓", "Preserve loss change (+ forgot)", "Preserve multiple choice ↑",
+            "Forgotten prompts", "Learned prompts"} <= set(table.columns)
+    assert not any("_" in column for column in table.columns)  # headers for people, not field names
     assert {t.name for t in scatter.data} >= {"lora", "sclora", "base model"}
+    assert list(changes.columns) == list(finetune.CHANGE_COLUMNS.values())
+    for run in trained.runs.values():  # the counts in the table are the rows of the changes table
+        for change in ("forgotten", "learned"):
+            listed = changes[(changes["Run"] == run.label) & (changes["Change"] == change)]
+            assert len(listed) == int(table.loc[table["Run"] == run.label, change.capitalize() + " prompts"].iloc[0])
     for run in trained.runs.values():
         assert run.model is None and (run.path / "adapter" / "adapter_config.json").is_file()
         assert run.path.is_relative_to(trained.folder)
@@ -172,14 +181,18 @@ def test_stop_really_stops_a_finetune(ready):
     session = STORE.get(None)
     session.model_name, session.data, session.max_length = ready.model_name, ready.data, ready.max_length
     session.statistics = ready.statistics
-    steps = []
-    for event, _ in finetune.run_plan(session, ["lora"], "", "1e-3", 50, 2, 2, 1):
-        if event[0] == "step":
-            steps.append(event[2].step)
+    seen = None
+    for event, _ in finetune.run_plan(session, ["lora"], "", "1e-3", 200, 2, 8, 1):
+        if event[0] == "wait" and event[3] and seen is None:  # training has begun
+            seen = len(event[3])
             finetune.on_stop(session.key)
-    run = session.runs["lora lr=1e-03"]
-    # The worker may finish the step it is in while the stop request travels: a step or two, never 50.
-    assert len(steps) <= 3 and run.metrics["steps"] == len(steps) and run.metrics["stopped_early"] is True
+    run = session.runs["lora lr=1e-02"]
+    # The worker may finish the step it is in while the stop request travels: a few steps, never all 200.
+    assert run.metrics["steps"] <= seen + 5 and run.metrics["stopped_early"] is True
+    # A run stopped early is the asker's only: nobody else is handed it as if it were the whole run.
+    assert shared.RESULTS.peek("run", shared.run_fields(session.model_name, session.data, "lora", None, 1e-2, {
+        **finetune.default_settings(session.max_length), "steps": 200, "rank": 2, "batch_size": 8, "max_eval": 1}),
+        shared.RUN) is None
 
 
 def test_finetune_settings_are_checked(ready):
@@ -189,6 +202,18 @@ def test_finetune_settings_are_checked(ready):
         list(finetune.run_plan(ready, ["lora"], "", "fast", 2, 4, 4, 1))
     with pytest.raises(SCLoRAError, match="Load the data"):
         list(finetune.run_plan(STORE.get(None), ["lora"], "", "1e-3", 2, 4, 4, 1))
+    with pytest.raises(SCLoRAError, match="LoRA factor must be a number > 0"):
+        list(finetune.run_plan(ready, ["lora"], "", "1e-3", 2, 4, 4, 1, lora_factor=0))
+
+
+def test_the_servers_limits_are_checked_with_what_to_change(ready, monkeypatch):
+    monkeypatch.setattr(finetune, "MAX_RUNS_PER_CLICK", 2)
+    with pytest.raises(SCLoRAError, match=r"has 3 runs; this server runs at most 2 per click \(SCLORA_MAX_RUNS\)"):
+        list(finetune.run_plan(ready, ["lora"], "", "1e-3, 2e-3, 3e-3", 2, 4, 4, 1))
+    monkeypatch.setattr(finetune, "MAX_STEPS_CPU", 5)
+    monkeypatch.setattr(finetune.torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SCLoRAError, match=r"at most 5 steps per run on its CPU \(SCLORA_MAX_STEPS_CPU\)"):
+        list(finetune.run_plan(ready, ["lora"], "", "1e-3", 6, 4, 4, 1))
 
 
 def test_generations_side_by_side(trained):
@@ -293,7 +318,7 @@ def test_dropped_session_frees_its_statistics(tmp_path):
 
 def test_identical_runs_are_shared_not_trained_again(trained, monkeypatch):
     """Another session with the same data asking the same runs gets copies of the finished ones, at once."""
-    monkeypatch.setattr(finetune, "run_one", lambda *a, **k: pytest.fail("trained again"))
+    monkeypatch.setattr(engine, "run_one", lambda *a, **k: pytest.fail("trained again"))
     other = STORE.get(None)
     data.load(other, MODEL, "math", "knowledge", SAMPLES, LENGTH, RECORDS)
     events = [e for e, _ in finetune.run_plan(other, ["lora", "sclora"], "0.5", "1e-3", 2, 4, 4, 1)]
@@ -304,8 +329,30 @@ def test_identical_runs_are_shared_not_trained_again(trained, monkeypatch):
         assert run.path.is_relative_to(other.folder) and (run.path / "adapter" / "adapter_model.safetensors").is_file()
     # Other settings are other runs: they train.
     monkeypatch.undo()
+    computed = shared.RESULTS.computed
     events = [e for e, _ in finetune.run_plan(other, ["lora"], "", "1e-3", 3, 4, 4, 1)]
-    assert [e[0] for e in events].count("step") == 3
+    assert events[-1][1].metrics["steps"] == 3 and shared.RESULTS.computed == computed + 1
+
+
+def test_runs_of_different_sessions_take_turns_run_by_run(ready):
+    """A long plan does not hold another session back for its whole length: runs alternate."""
+    first, second = STORE.get(None), STORE.get(None)
+    for session in (first, second):
+        session.model_name, session.data, session.max_length = ready.model_name, ready.data, ready.max_length
+    finished = []
+
+    def plan(session, lrs):
+        for event, _ in finetune.run_plan(session, ["lora"], "", lrs, 4, 4, 4, 1):
+            if event[0] == "run":
+                finished.append((session.key, event[1].label))
+
+    long = threading.Thread(target=plan, args=(first, "1.1e-3, 1.2e-3, 1.3e-3, 1.4e-3"))
+    long.start()
+    assert wait_until(lambda: len(finished) >= 1 or shared.RESULTS.work._running)
+    plan(second, "1.5e-3")
+    long.join()
+    order = [key for key, _ in finished]
+    assert order.index(second.key) <= 2, finished  # behind the run going and at most one more, never all four
 
 
 def test_the_server_prepares_the_default_walkthrough_and_sessions_reuse_it():
@@ -319,7 +366,12 @@ def test_the_server_prepares_the_default_walkthrough_and_sessions_reuse_it():
     covariances.compute(session)
     out = subspace.update(session, 0.9, covariances.DEFAULT_RANK, None, None)
     assert "β = 0.9" in out["summary"] and len(out["angles"].data) == 4
-    assert shared.RESULTS.computed == computed  # statistics, β grid and angles: all prepared
+    # Tab 4's default comparison is prepared too: the room's first click trains nothing.
+    events = [e for e, _ in finetune.run_plan(session, finetune.DEFAULT_METHODS, finetune.DEFAULT_BETAS,
+                                              finetune.DEFAULT_LRS, finetune.DEFAULT_STEPS, finetune.DEFAULT_RANK,
+                                              finetune.DEFAULT_BATCH, finetune.DEFAULT_MAX_EVAL)]
+    assert [e[1].label for e in events if e[0] == "run"] == [finetune.run_label(*run) for run in finetune.default_plan()]
+    assert shared.RESULTS.computed == computed  # statistics, β grid, angles and runs: all prepared
 
 
 def test_eigensolves_in_a_worker_thread_use_one_thread_and_restore_the_count():

@@ -54,10 +54,14 @@ def test_walkthrough(client):
     summary, totals, per_layer, angles = client.predict(0.7, 4, 1, "q_proj", api_name="/tradeoff")
     assert "At β = 0.7, rank 4" in summary and "not unique" in summary
 
-    status, loss, table, scatter = client.predict(["lora", "sclora"], "0.5", "1e-3", 2, 4, 4, 1, api_name="/finetune")
+    status, loss, table, scatter, changes = client.predict(["lora", "sclora"], "0.5", "1e-3", 2, 4, 4, 1,
+                                                           api_name="/finetune")
     assert status.startswith("Done: 2 run(s)")
     labels = [row[0] for row in table["data"]]
-    assert labels == ["lora lr=1e-03", "sclora β=0.5 lr=1e-03"]
+    assert labels == ["lora lr=1e-02", "sclora β=0.5 lr=1e-03"]  # LoRA at the default LoRA factor, 10x
+    assert changes["headers"] == ["Run", "Change", "Prompt", "Reference", "Base model answered", "This run answers"]
+    table, scatter, changes = client.predict(api_name="/results")
+    assert [row[0] for row in table["data"]] == labels
 
     gens = client.predict("What is 2 + 2?", labels, 4, api_name="/generate")
     assert gens["headers"] == ["prompt", "base", *labels] and len(gens["data"]) == 1

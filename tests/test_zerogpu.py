@@ -32,16 +32,16 @@ def test_gpu_functions_take_and_return_only_what_pickles():
     assert proc.returncode == 0, stderr[-3000:]
     out = json.loads(stdout.strip().splitlines()[-1])
     assert out["out_of_process"] is True
-    assert out["gpu_calls"][:1] == ["collect"] and "train_stream" in out["gpu_calls"]
+    assert out["gpu_calls"][:1] == ["collect"] and "train_run" in out["gpu_calls"]
     assert out["gpu_calls"].count("evaluate_base") == 1  # shared by both sessions (same data and settings)
     assert "_side_by_side" in out["gpu_calls"] and out["gpu_calls"].count("output_directions") == 4
     assert out["statistics_modules"] == 14
     assert out["angle_methods"] == [f"SC-LoRA vs {m}" for m in ("corda-ipm", "corda-kpm", "milora", "pissa")]
-    assert out["events"].count("step") == 4 and out["events"].count("run") == 2 and "before" in out["events"]
+    assert out["events"].count("run") == 2 and "before" in out["events"] and out["curves"] == [2, 2]
     assert out["runs"] == ["lora lr=1e-03", "sclora β=0.5 lr=1e-03"]
     assert out["generation_columns"] == ["prompt", "base", *out["runs"]]
-    # Stop was set after the 2nd of 400 steps; the worker ended the run within a step or two and kept it.
-    assert out["stopped_run"]["stopped_early"] and out["stopped_run"]["steps"] < 10
+    # Stop was set once the worker had reported steps; it ended the run within a few steps and kept it.
+    assert out["stopped_run"]["stopped_early"] and out["stopped_run"]["steps"] < 100
 
 
 def test_the_stand_in_refuses_what_zerogpu_refuses():

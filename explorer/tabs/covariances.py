@@ -10,11 +10,10 @@ import gradio as gr
 
 from sclora import figures
 from sclora.errors import SCLoRAError, check
-from sclora.statistics import StoppedError, collect_statistics
+from sclora.statistics import StoppedError
 from sclora.subspace import DEFAULT_BETAS, spectra
-from sclora.train import exact_patterns, target_names
 
-from .. import engine, shared
+from .. import shared
 from ..common import require_data, session_for, teaching, user_error, while_preparing
 from ..session import Session
 
@@ -40,17 +39,6 @@ def statistics_for(session: Session):
     """The session's statistics re-attached to the shared, read-only base model (a shallow copy)."""
     check(session.statistics is not None, "Compute the covariances first (tab 'Covariance spectra').")
     return shared.attached(session.statistics, session.model_name)
-
-
-@engine.gpu(duration=120)
-def collect(model_name: str, finetune_ids, preserve_ids, progress=None, should_stop=None):
-    """C+ and C− of every target module (GPU work on ZeroGPU); returned detached, on the CPU."""
-    model, tokenizer = engine.get_model(model_name)
-    stats = collect_statistics(
-        model, finetune_ids, preserve_ids, target_modules=exact_patterns(target_names(model)),
-        pad_token_id=tokenizer.pad_token_id or 0, progress=progress, should_stop=should_stop, model_name=model_name)
-    stats.attach_model(None)  # the session never holds the base model
-    return stats
 
 
 def compute(session: Session, progress=None) -> str:

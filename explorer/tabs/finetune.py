@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import queue
-import threading
-import time
+import os
 
 import gradio as gr
 import pandas as pd
+import torch
 
 from sclora import figures
-from sclora.compare import model_checksum, plan_runs, run_folder_name, run_one, runs_table
+from sclora.compare import plan_runs, run_folder_name, runs_table
 from sclora.errors import SCLoRAError, check
-from sclora.evaluate import evaluate
 from sclora.inits import METHODS
-from sclora.runs import RunRecord, write_run
+from sclora.runs import RunRecord, answer_changes
+from sclora.statistics import StoppedError
 
-from .. import engine, shared
-from ..common import require_data, session_for, teaching, user_error
+from .. import shared
+from ..common import require_data, session_for, teaching, user_error, while_preparing
 from ..session import Session
 
 INTRO = r"""
@@ -28,14 +26,52 @@ Every method starts from a copy of the same base model, with the same data, seed
 **CorDA** (KPM: least principal directions of the preserve inputs; IPM: top directions of the fine-tune
 inputs) and **SC-LoRA** ($B = Q_r$ from $\Delta\mathrm{Cov}(\beta)$). Only $A$ and $B$ are trained (AdamW, cosine schedule).
 Afterwards both held-out sets are scored: the **fine-tune loss** should fall, the **preserve loss** should
-not rise (forgetting $= L^-_{\text{after}} - L^-_{\text{before}}$). Residual inits take bigger effective steps than LoRA at
-the same learning rate, so give several learning rates and compare the **fronts**, not single points.
+not rise, and the preserve prompts the base model answered right should stay right.
+
+**Compare like with like.** The residual inits start with a large $A$ and take far bigger steps than LoRA's
+$B = 0$ at one learning rate: at equal rates LoRA barely learns, so it also barely forgets, which says nothing
+about the method. LoRA therefore runs at a higher rate (the *LoRA factor*, 10× as in the science protocol), which
+brings its fine-tune loss to the others'. Read forgetting only between runs that learned about as much (similar
+fine-tune loss); give several learning rates to draw each method as a front in the trade-off plot.
+
+**What to look at.** Below the table, *Forgotten and learned* lists, per run, the preserve prompts the base
+model answered right and the run now gets wrong (both answers shown), and the fine-tune prompts it learned.
+*Preserve multiple choice* asks each knowledge question with three wrong answers and counts the right one
+scored best, as knowledge benchmarks do: it moves less than free answers and is less fooled by style.
+SC-LoRA keeps the output directions the preserve data use; it does not stop a new behaviour from showing up
+on preserve prompts: fine-tune on `pirate` and every method answers knowledge questions like a pirate, SC-LoRA
+included, while its preserve loss rises far less.
 """
-DEFAULT_METHODS = ["lora", "pissa", "milora", "corda-kpm", "sclora"]
-DEFAULT_BATCH, DEFAULT_MAX_EVAL = 8, 16
-SHOWN_COLUMNS = ["label", "finetune_loss_after", "preserve_loss_after", "preserve_loss_change",
-                 "finetune_accuracy_after", "preserve_accuracy_after", "train_seconds", "steps", "on_front"]
+# The default plan, prepared by the server ahead (explorer.prepare): LoRA against the two residual inits it is
+# most often compared with and SC-LoRA at the preserving end of β, each at the learning rate the science
+# protocol matches; 20 steps keep the whole plan within minutes on two CPU cores.
+DEFAULT_METHODS = ["lora", "pissa", "corda-kpm", "sclora"]
+DEFAULT_BETAS, DEFAULT_LRS, DEFAULT_LORA_FACTOR = "0.9", "2e-4", 10.0
+DEFAULT_STEPS, DEFAULT_RANK, DEFAULT_BATCH, DEFAULT_MAX_EVAL, DEFAULT_MAX_LOSS = 20, 8, 8, 16, 32
+DEFAULT_SEED = 0
+# Limits that keep a shared server usable (README, "Limits"): runs per click, and steps per run on a CPU.
+MAX_RUNS_PER_CLICK = int(os.environ.get("SCLORA_MAX_RUNS", "12"))
+MAX_STEPS_CPU = int(os.environ.get("SCLORA_MAX_STEPS_CPU", "200"))
+COLUMN_NAMES = {  # the results table as people read it
+    "label": "Run", "finetune_loss_after": "Fine-tune loss ↓", "finetune_accuracy_after": "Fine-tune accuracy ↑",
+    "preserve_loss_change": "Preserve loss change (+ forgot)", "preserve_accuracy_after": "Preserve answers right ↑",
+    "preserve_choice_accuracy_after": "Preserve multiple choice ↑", "forgotten": "Forgotten prompts",
+    "learned": "Learned prompts", "steps": "Steps", "train_seconds": "Training (s)", "on_front": "Best trade-off",
+}
+CHANGE_COLUMNS = {"run": "Run", "change": "Change", "prompt": "Prompt", "reference": "Reference",
+                  "before": "Base model answered", "after": "This run answers"}
 UI_INTERVAL_S = 0.5  # the loss plot is redrawn at most this often
+
+
+def default_settings(max_length: int) -> dict:
+    """What a run's outcome depends on besides data, method, β and learning rate: the tab's defaults."""
+    return {"rank": DEFAULT_RANK, "steps": DEFAULT_STEPS, "batch_size": DEFAULT_BATCH, "max_eval": DEFAULT_MAX_EVAL,
+            "max_loss": DEFAULT_MAX_LOSS, "seed": DEFAULT_SEED, "max_length": max_length}
+
+
+def default_plan() -> list[tuple[str, float | None, float]]:
+    return plan_runs(DEFAULT_METHODS, parse_floats(DEFAULT_BETAS, "β values"),
+                     parse_floats(DEFAULT_LRS, "Learning rates"), DEFAULT_LORA_FACTOR)
 
 
 def parse_floats(text: str, what: str) -> list[float]:
@@ -57,17 +93,21 @@ def run_label(method: str, beta: float | None, lr: float) -> str:
     return RunRecord(config={}, metrics={"method": method, "beta": beta, "lr": lr}).label
 
 
-def results(session: Session) -> tuple[pd.DataFrame, object]:
-    """The session's runs as (table shown, measured trade-off figure)."""
+def results(session: Session) -> tuple[pd.DataFrame, object, pd.DataFrame]:
+    """The session's runs as (table shown, measured trade-off figure, forgotten and learned prompts)."""
     runs = list(session.runs.values())
     if not runs:
-        return pd.DataFrame(columns=SHOWN_COLUMNS), figures.empty_figure("No runs yet")
+        return (pd.DataFrame(columns=list(COLUMN_NAMES.values())), figures.empty_figure("No runs yet"),
+                pd.DataFrame(columns=list(CHANGE_COLUMNS.values())))
     table = runs_table(runs)
-    shown = table[SHOWN_COLUMNS].copy()
-    for col in shown.columns:
-        if shown[col].dtype.kind == "f":
-            shown[col] = shown[col].round(4)
-    return shown, figures.tradeoff_scatter(table, session.before)
+    changes = [{"run": run.label, **row} for run in runs for row in answer_changes(run)]
+    counts = pd.DataFrame(changes, columns=["run", "change"]).groupby(["run", "change"]).size()
+    for change in ("forgotten", "learned"):
+        table[change] = [int(counts.get((label, change), 0)) for label in table.label]
+    shown = table[[c for c in COLUMN_NAMES if c in table.columns and (c == "label" or table[c].notna().any())]]
+    shown = shown.round(3).rename(columns=COLUMN_NAMES)
+    changes = pd.DataFrame(sorted(changes, key=lambda r: (r["change"], r["run"])), columns=list(CHANGE_COLUMNS))
+    return shown, figures.tradeoff_scatter(table, session.before), changes.rename(columns=CHANGE_COLUMNS)
 
 
 def loss_curves(session: Session, live: dict | None = None) -> dict:
@@ -77,91 +117,40 @@ def loss_curves(session: Session, live: dict | None = None) -> dict:
     return curves
 
 
-@engine.gpu(duration=120)
-def evaluate_base(model_name: str, data, settings: dict) -> dict:
-    """The base model on both held-out sets (GPU work on ZeroGPU)."""
-    model, tokenizer = engine.get_model(model_name)
-    return evaluate(model, tokenizer, data.finetune_heldout, data.preserve_heldout,
-                    finetune_metric=data.finetune_metric, preserve_metric=data.preserve_metric,
-                    max_length=settings["max_length"], batch_size=settings["batch_size"], max_eval=settings["max_eval"])
-
-
-@engine.gpu(duration=600)
-def train_stream(model_name: str, data, statistics, before, plan, settings: dict, out_root, should_stop,
-                 on_record=None):
-    """Run ``plan`` in a worker thread and yield its events: ("stage", text), ("step", label, StepInfo),
-    ("run", RunRecord), ("error", exception).
-
-    ``before`` is the base model's evaluation and ``statistics`` (needed for SC-LoRA) the shared ones.
-    Everything yielded is CPU data (run records without their model; adapters are on disk in
-    ``out_root``), so this can run inside ``spaces.GPU``. Closing the generator stops the worker
-    after its current step. Each run takes a turn on the server's heavy-work queue.
-    """
-    events: queue.Queue = queue.Queue()
-    closed = threading.Event()
-    stop = lambda: closed.is_set() or should_stop()  # noqa: E731
-
-    def work() -> None:
-        try:
-            model, tokenizer = engine.get_model(model_name)
-            checksum = model_checksum(model)
-            stats = None if statistics is None else dataclasses.replace(statistics, _model=model)
-            for method, beta, lr in plan:
-                if stop():
-                    break
-                label = run_label(method, beta, lr)
-                waiting = lambda done, total, desc, label=label: events.put(("stage", f"{label}: {desc}"))  # noqa: E731
-                with shared.RESULTS.work.turn(waiting, stop):
-                    events.put(("stage", f"Training {label}"))
-                    record = run_one(model, tokenizer, data, method=method, beta=beta, rank=settings["rank"],
-                                     steps=settings["steps"], lr=lr, before=before, statistics=stats,
-                                     batch_size=settings["batch_size"], seed=settings["seed"],
-                                     max_length=settings["max_length"], max_eval=settings["max_eval"],
-                                     model_name=model_name, should_stop=stop,
-                                     on_step=lambda info, label=label: events.put(("step", label, info)))
-                write_run(record, out_root / run_folder_name(method, beta, lr))
-                record.model = None  # a full model copy per run would not fit many sessions
-                if on_record is not None:
-                    on_record(record)
-                events.put(("run", record))
-            check(model_checksum(model) == checksum, "The base model's weights changed during the runs: "
-                  "this is a bug, please report it.")
-        except BaseException as exc:  # handed to the caller, who shows it
-            events.put(("error", exc))
-        finally:
-            events.put(("done",))
-
-    worker = threading.Thread(target=work, name="sclora-finetune", daemon=True)
-    worker.start()
-    try:
-        while True:
-            event = events.get()
-            if event[0] == "done":
-                break
-            yield event
-    finally:
-        closed.set()
+def check_limits(plan: list, steps: int) -> None:
+    """The server's limits (SCLORA_MAX_RUNS, SCLORA_MAX_STEPS_CPU), with what to change."""
+    check(len(plan) <= MAX_RUNS_PER_CLICK, f"This plan has {len(plan)} runs; this server runs at most "
+          f"{MAX_RUNS_PER_CLICK} per click (SCLORA_MAX_RUNS): choose fewer methods, β values or learning rates.")
+    check(torch.cuda.is_available() or steps <= MAX_STEPS_CPU, f"Steps per run: {steps} asked; this server trains "
+          f"at most {MAX_STEPS_CPU} steps per run on its CPU (SCLORA_MAX_STEPS_CPU).")
 
 
 def run_plan(session: Session, methods, betas_text: str, lrs_text: str, steps: int, rank: int, batch_size: int,
-             max_eval: int, seed: int = 0):
-    """Validate the settings and yield (event, ...) tuples while the runs go; the session is updated."""
+             max_eval: int, lora_factor: float = DEFAULT_LORA_FACTOR, seed: int = DEFAULT_SEED):
+    """Validate the settings and yield (event, plan) while the runs go; the session is updated.
+
+    Events: ("stage", text), ("wait", label, text, loss curve so far) while a run waits or trains, ("run", RunRecord).
+    Each run is shared (``explorer.shared.run``): one somebody finished with identical inputs comes at
+    once, one somebody is training is joined. The runs are asked for one after the other, so runs of
+    different sessions take turns run by run.
+    """
     require_data(session)
     methods = list(methods or [])
     betas = parse_floats(betas_text, "β values") if "sclora" in methods else []
-    lrs = parse_floats(lrs_text, "Learning rates")
-    plan = plan_runs(methods, betas, lrs)
+    check(lora_factor is not None and math.isfinite(float(lora_factor)) and float(lora_factor) > 0,
+          f"LoRA factor must be a number > 0, got {lora_factor!r}.")
+    plan = plan_runs(methods, betas, parse_floats(lrs_text, "Learning rates"), float(lora_factor))
     steps, rank, batch_size, max_eval = int(steps), int(rank), int(batch_size), int(max_eval)
     check(steps >= 1, f"Steps must be >= 1, got {steps}.")
     check(batch_size >= 1 and max_eval >= 1, "Batch size and held-out prompts must be >= 1.")
-    settings = {"rank": rank, "steps": steps, "batch_size": batch_size, "max_eval": max_eval, "seed": int(seed),
-                "max_length": session.max_length}
+    check_limits(plan, steps)
+    settings = {**default_settings(session.max_length), "rank": rank, "steps": steps, "batch_size": batch_size,
+                "max_eval": max_eval, "seed": int(seed)}
     stop = session.new_job()
-    out_root = session.folder / "runs"
     # Shared with every session that has the same data and settings: instant when already computed.
     yield ("stage", "Evaluating the base model on both held-out sets"), plan
     before = shared.base_evaluation(session.model_name, session.data, settings, session.keep_alive(), stop.is_set)
-    session.before = {**before, "_settings": (max_eval, batch_size)}
+    session.before = before
     if session.statistics is None and any(m == "sclora" for m, _, _ in plan):
         yield ("stage", "Collecting the SC-LoRA statistics (once for every β)"), plan
         stats = shared.statistics(session.model_name, session.data, session.keep_alive(), stop.is_set)
@@ -169,78 +158,76 @@ def run_plan(session: Session, methods, betas_text: str, lrs_text: str, steps: i
             session.statistics, session.extra_sweeps, session.output_directions = stats, {}, {}
     yield ("before", before), plan
 
-    def keep(record: RunRecord) -> None:
-        session.runs[record.label] = record
-
-    # Runs someone finished with identical data and settings are shared (copied into the asking session).
-    to_train = []
-    for method, beta, lr in plan:
-        record = shared.cached_run(session.model_name, session.data, method, beta, lr, settings,
-                                   out_root / run_folder_name(method, beta, lr))
-        if record is None:
-            to_train.append((method, beta, lr))
-        else:
-            keep(record)
-            yield ("run", record), plan
-
-    # In process, on_record keeps a run even when the caller stops reading (cancel); in a ZeroGPU worker
-    # it could not reach the browser session's runs, so there the "run" events alone deliver the records.
-    events = train_stream(session.model_name, session.data, session.statistics, before, to_train, settings, out_root,
-                          stop.is_set, on_record=None if engine.gpu_out_of_process() else keep) if to_train else ()
-    for event in events:
-        session.touch()
-        if event[0] == "run":
-            keep(event[1])
-            shared.keep_run(session.model_name, session.data, settings, event[1])
-        elif event[0] == "error":
-            raise event[1]
-        yield event, plan
-
-
-def on_finetune(key, methods, betas_text, lrs_text, steps, rank, batch_size, max_eval, progress=gr.Progress()):
-    """Handler of 'Fine-tune' (API: /finetune): a generator, so the loss plot updates live."""
-    session = session_for(key)
-    curves: dict[str, list] = {}
-    status, last = "Starting…", 0.0
+    finished = False
     try:
-        total_steps, done_steps = None, 0
-        for event, plan in run_plan(session, methods, betas_text, lrs_text, steps, rank, batch_size, max_eval):
-            total_steps = len(plan) * int(steps)
+        for index, (method, beta, lr) in enumerate(plan):
+            label = run_label(method, beta, lr)
+
+            def train(report, method=method, beta=beta, lr=lr):
+                return shared.run(session.model_name, session.data, session.statistics, before, method, beta, lr,
+                                  settings, session.folder / "runs" / run_folder_name(method, beta, lr),
+                                  session.keep_alive(report), stop.is_set)
+
+            prefix = f"Run {index + 1} of {len(plan)}, {label}"
+            key = shared.run_key(session.model_name, session.data, method, beta, lr, settings)
+            try:
+                for text, record in while_preparing(train, interval_s=UI_INTERVAL_S,
+                                                    describe=lambda done, total, desc: f"{prefix}: {desc}"):
+                    if record is None:
+                        yield ("wait", label, text, list(shared.LIVE_LOSSES.get(key, []))), plan
+            except StoppedError:
+                break
+            session.runs[label] = record
+            yield ("run", record), plan
+            if stop.is_set():
+                break
+        finished = True
+    finally:
+        if not finished:  # the caller went away (a cancelled request, a closed tab): its run stops too
+            stop.set()
+
+
+def on_finetune(key, methods, betas_text, lrs_text, steps, rank, batch_size, max_eval,
+                lora_factor=DEFAULT_LORA_FACTOR, progress=gr.Progress()):
+    """Handler of 'Fine-tune' (API: /finetune): a generator, so the loss plot and the queue place update live."""
+    session = session_for(key)
+    live: dict[str, list] = {}
+    status = "Starting…"
+    try:
+        for event, plan in run_plan(session, methods, betas_text, lrs_text, steps, rank, batch_size, max_eval,
+                                    lora_factor):
+            done = len([1 for m, b, lr in plan if run_label(m, b, lr) in session.runs])
             if event[0] == "stage":
                 status = event[1]
-                progress((done_steps, total_steps), desc=status)
-            elif event[0] == "step":
-                _, label, info = event
-                curves.setdefault(label, []).append((info.step, info.loss))
-                done_steps += 1
-                if time.monotonic() - last < UI_INTERVAL_S:
-                    continue  # throttled: per-step updates would keep the page too busy to click Stop
-                progress((done_steps, total_steps), desc=f"{label}: step {info.step}/{info.total_steps}")
-                status = f"{label}: step {info.step}/{info.total_steps}, loss {info.loss:.4f}"
+            elif event[0] == "wait":
+                _, label, status, curve = event
+                live[label] = curve or live.get(label, [])
             elif event[0] == "run":
                 m = event[1].metrics
-                status = (f"{event[1].label} done: fine-tune loss {m['finetune_loss_after']:.4f}, preserve loss "
-                          f"{m['preserve_loss_after']:.4f}" + (" (stopped early)" if m.get("stopped_early") else ""))
+                status = (f"{event[1].label} done: fine-tune loss {m['finetune_loss_after']:.3f}, preserve loss "
+                          f"change {m['preserve_loss_change']:+.3f}" + (" (stopped early)" if m.get("stopped_early")
+                                                                         else ""))
             else:
                 continue
-            last = time.monotonic()
-            table, scatter = results(session)
-            yield status, figures.loss_curves(loss_curves(session, curves)), table, scatter
+            progress((done, len(plan)), desc=status, unit="runs")
+            table, scatter, changes = results(session)
+            yield status, figures.loss_curves(loss_curves(session, live)), table, scatter, changes
     except SCLoRAError as exc:
         raise user_error(exc) from exc
-    table, scatter = results(session)
+    table, scatter, changes = results(session)
     final = "Stopped: the runs finished so far are in the table." if session.stop.is_set() else (
         f"Done: {len(session.runs)} run(s).")
-    yield final, figures.loss_curves(loss_curves(session)), table, scatter
+    yield final, figures.loss_curves(loss_curves(session)), table, scatter, changes
 
 
 def on_stop(key):
     """Stop button: the running fine-tune ends after its current step (the partial run is kept)."""
     session = session_for(key)
     session.stop.set()
-    table, scatter = results(session)
+    table, scatter, changes = results(session)
     return ("Stop requested: the step in progress finishes; a run already training is still evaluated and kept "
-            "(the table updates when it is done). Statistics being collected are dropped."), table, scatter
+            "(the table updates when it is done), unless somebody else waits for the same run: then it goes on "
+            "for them."), table, scatter, changes
 
 
 def build(state: gr.State) -> dict:
@@ -248,11 +235,13 @@ def build(state: gr.State) -> dict:
     with gr.Row():
         methods = gr.CheckboxGroup(list(METHODS), value=DEFAULT_METHODS, label="Methods", elem_id="ft-methods")
     with gr.Row():
-        betas = gr.Textbox("0.5, 0.9", label="SC-LoRA β values", elem_id="ft-betas")
-        lrs = gr.Textbox("2e-4", label="Learning rates (several draw a front per method)", elem_id="ft-lrs")
-        steps = gr.Slider(1, 500, value=30, step=1, label="Steps per run", elem_id="ft-steps")
+        betas = gr.Textbox(DEFAULT_BETAS, label="SC-LoRA β values", elem_id="ft-betas")
+        lrs = gr.Textbox(DEFAULT_LRS, label="Learning rates (several draw a front per method)", elem_id="ft-lrs")
+        lora_factor = gr.Number(DEFAULT_LORA_FACTOR, minimum=0.01, label="LoRA factor (LoRA's rates = factor × these)",
+                                elem_id="ft-lora-factor")
+        steps = gr.Slider(1, 500, value=DEFAULT_STEPS, step=1, label="Steps per run", elem_id="ft-steps")
     with gr.Row():
-        rank = gr.Slider(1, 128, value=8, step=1, label="Rank r", elem_id="ft-rank")
+        rank = gr.Slider(1, 128, value=DEFAULT_RANK, step=1, label="Rank r", elem_id="ft-rank")
         batch = gr.Slider(1, 64, value=DEFAULT_BATCH, step=1, label="Batch size", elem_id="ft-batch")
         max_eval = gr.Slider(1, 128, value=DEFAULT_MAX_EVAL, step=1, label="Held-out prompts answered (accuracy)",
                              elem_id="ft-max-eval")
@@ -264,11 +253,15 @@ def build(state: gr.State) -> dict:
     loss_plot = gr.Plot(label="Training loss", elem_id="loss-plot")
     table = gr.Dataframe(label="Results (held-out, after training)", wrap=True, elem_id="results-table")
     scatter = gr.Plot(label="Measured trade-off", elem_id="tradeoff-scatter")
-    event = button.click(on_finetune, [state, methods, betas, lrs, steps, rank, batch, max_eval],
-                         [status, loss_plot, table, scatter], api_name="finetune", concurrency_id="heavy",
-                         concurrency_limit=1)
+    changes = gr.Dataframe(label="Forgotten and learned: held-out prompts whose verdict changed", wrap=True,
+                           max_height=500, elem_id="changes-table")
+    outputs = [status, loss_plot, table, scatter, changes]
+    # Handlers mostly wait for shared runs, which take turns on the server's heavy-work queue (round-robin
+    # between sessions); so any number of sessions may wait here at once.
+    event = button.click(on_finetune, [state, methods, betas, lrs, steps, rank, batch, max_eval, lora_factor], outputs,
+                         api_name="finetune", concurrency_id="finetune", concurrency_limit=None)
     # No cancels=[event]: the stop flag ends training within a step, and the generator then reports the
     # final status itself (a cancel would drop that message and race with loss updates in flight).
-    stop.click(on_stop, state, [status, table, scatter], queue=False, api_visibility="private")
-    refresh.click(lambda key: results(session_for(key)), state, [table, scatter], api_visibility="private")
+    stop.click(on_stop, state, [status, table, scatter, changes], queue=False, api_visibility="private")
+    refresh.click(lambda key: results(session_for(key)), state, [table, scatter, changes], api_name="results")
     return {"event": event, "refresh": refresh}

@@ -5,10 +5,9 @@ from __future__ import annotations
 import gradio as gr
 from sclora import figures
 from sclora.errors import SCLoRAError
-from sclora.inits import method_output_directions
 from sclora.subspace import principal_angles, sclora_subspace, subspace_warnings, tradeoff_totals
 
-from .. import engine, shared
+from .. import shared
 from ..common import bullet_list, session_for, teaching, user_error, while_preparing
 from ..session import Session
 from . import covariances
@@ -33,13 +32,6 @@ ANGLE_METHODS = {"pissa": None, "milora": None, "corda-kpm": "preserve_ids", "co
 # CorDA's input covariance for the angles comes from the first samples of each set only: every
 # new module costs partial forward passes, and 64 samples keep that to seconds on a CPU.
 CORDA_ANGLE_SAMPLES = 64
-
-
-@engine.gpu(duration=60)
-def output_directions(model_name: str, name: str, method: str, samples):
-    """A method's output directions for one module (CorDA runs the model up to it; GPU work on ZeroGPU)."""
-    model, _ = engine.get_model(model_name)
-    return method_output_directions(model, name, method, samples)
 
 
 def angles(session: Session, name: str, beta: float, rank: int, progress=None) -> dict:

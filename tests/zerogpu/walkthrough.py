@@ -37,19 +37,18 @@ def main() -> None:
     out["statistics_modules"] = len(session.statistics.modules)
     view = subspace.update(session, 0.9, 4, 1, "q_proj")
     out["angle_methods"] = sorted(t.name for t in view["angles"].data)
-    out["events"] = [e[0] for e, _ in finetune.run_plan(session, ["lora", "sclora"], "0.5", "1e-3", 2, 4, 4, 1)]
+    events = [e for e, _ in finetune.run_plan(session, ["lora", "sclora"], "0.5", "1e-3", 2, 4, 4, 1, lora_factor=1)]
+    out["events"] = [e[0] for e in events]
+    out["curves"] = [len(e[1].loss_rows) for e in events if e[0] == "run"]
     out["runs"] = sorted(session.runs)
     table = generations.generate_table(session, "What is 2 + 2?", list(session.runs), 6)
     out["generation_columns"] = list(table.columns)
 
     # Stop crosses the process boundary: the flag is set here, the worker trains there.
     other = loaded()
-    steps = 0
-    for event, _ in finetune.run_plan(other, ["lora"], "", "1e-3", 400, 4, 4, 1):
-        if event[0] == "step":
-            steps += 1
-            if steps == 2:
-                other.stop.set()
+    for event, _ in finetune.run_plan(other, ["lora"], "", "1e-3", 200, 4, 4, 1, lora_factor=1):
+        if event[0] == "wait" and event[3]:  # steps reported from the worker: training is under way
+            other.stop.set()
     run = next(iter(other.runs.values()))
     out["stopped_run"] = {"stopped_early": bool(run.metrics.get("stopped_early")), "steps": run.metrics["steps"]}
     out["gpu_calls"] = spaces.calls
