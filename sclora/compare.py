@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import torch
 
 from .errors import SCLoRAError, check
 from .evaluate import DEFAULT_MAX_EVAL, METRIC_RULES, evaluate
