@@ -13,6 +13,7 @@ Scenarios:
 - ``alone``: one session, the server preparing nothing: what one person needs for a setting nobody computed.
 - ``mixed``: 4 sessions with 4 different settings computing while another client asks the base model a
   question every few seconds; the answer latencies and a new client's connection time are recorded.
+- ``finetune-fresh``, ``finetune-room``, ``finetune-betas``: the Fine-tune tab (``benchmarks.finetune_room``).
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ import time
 import urllib.request
 from pathlib import Path
 
+from . import finetune_room
 from .measure import ROOT, git_commit, machine, now, versions
 
 OUT = ROOT / "benchmarks" / "workshop.json"
 START, END = "<!-- workshop:start -->", "<!-- workshop:end -->"
 HEATMAP_METRIC = "e− (share of C− energy touched)"
+FINETUNE = ("finetune-fresh", "finetune-room", "finetune-betas")
 
 
 def free_port() -> int:
@@ -165,13 +168,20 @@ def run_sessions(url: str, configs: list[dict], t0: float) -> list[dict]:
 def scenario(name: str, sessions: int, args) -> dict:
     """Start a fresh server, run the scenario, stop the server; the measurements."""
     with tempfile.TemporaryDirectory(prefix="sclora-workshop-") as tmp:
-        server = Server(args.model, prepare=name in ("room", "bad"), results_dir=Path(tmp) / "results",
+        server = Server(args.model, prepare=name in ("room", "bad") or name.startswith("finetune"),
+                        results_dir=Path(tmp) / "results",
                         log=Path(tmp) / "server.log", ttl_s=args.ttl if name == "bad" else None)
         try:
             ready_s = server.wait_ready()
             t0 = time.monotonic()
             default = {"model": args.model, "samples": args.samples, "length": args.length, "records": args.records}
-            if name == "mixed":
+            if name == "finetune-fresh":
+                out = finetune_room.fresh(server.url, default)
+            elif name == "finetune-room":
+                out = finetune_room.room(server.url, default, sessions)
+            elif name == "finetune-betas":
+                out = finetune_room.betas(server.url, default)
+            elif name == "mixed":
                 out = mixed(server.url, default, t0)
             elif name == "bad":
                 out = with_bad_inputs(server, default, sessions, args.ttl)
@@ -304,7 +314,7 @@ def ratios(data: dict) -> list[dict]:
 
 
 def readme_block(data: dict) -> str:
-    """The README's table of this JSON (between START and END)."""
+    """The benchmark page's tables of this JSON (between START and END)."""
     from .report import machine_line, runs_line
 
     lines = [START, "<!-- Rendered from benchmarks/workshop.json by `make bench-workshop`; do not edit. -->", ""]
@@ -332,6 +342,7 @@ def readme_block(data: dict) -> str:
                       f"{len(s['answer_s'])} times: answers in {s['answer_median_s']:.1f} s (median), "
                       f"{s['answer_max_s']:.1f} s at most; a new client connected in "
                       f"{s['connect_while_computing_s']:.1f} s."]
+        lines += finetune_room.block_lines(runs)
         for s in (s for s in runs if s["scenario"] == "bad"):
             lines += ["", f"With bad input: on a server whose defaults were computed, {s['sessions']} default sessions and "
                       f"{len(s['bad_sessions'])} sessions sending bad input "
@@ -361,9 +372,10 @@ def write_readme(readme: Path, data: dict) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=4, help="K, for the room scenario")
-    parser.add_argument("--scenario", choices=("room", "alone", "mixed", "bad"), default="room")
+    parser.add_argument("--scenario", choices=("room", "alone", "mixed", "bad", *FINETUNE), default="room")
     parser.add_argument("--all", action="store_true",
-                        help="alone, room with K = 1, 4, 16, mixed, and 16 sessions beside 4 bad ones")
+                        help="alone, room with K = 1, 4, 16, mixed, 16 sessions beside 4 bad ones, and --finetune")
+    parser.add_argument("--finetune", action="store_true", help="the Fine-tune tab's scenarios: " + ", ".join(FINETUNE))
     parser.add_argument("--model", default="bundled")
     parser.add_argument("--samples", type=int, default=256, help="N per set (the app's default)")
     parser.add_argument("--length", type=int, default=256, help="max tokens per sample (the app's default)")
@@ -381,8 +393,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.sessions < 1:
         parser.error("--sessions must be at least 1")
-    plan = ([("alone", 1), ("room", 1), ("room", 4), ("room", 16), ("mixed", 4), ("bad", 16)] if args.all
-            else [(args.scenario, 1 if args.scenario == "alone" else args.sessions)])
+    finetune_plan = [("finetune-fresh", 1), ("finetune-room", 4), ("finetune-room", 16), ("finetune-betas", 4)]
+    plan = ([("alone", 1), ("room", 1), ("room", 4), ("room", 16), ("mixed", 4), ("bad", 16)] if args.all else
+            [] if args.finetune else [(args.scenario, 1 if args.scenario == "alone" else args.sessions)])
+    plan += finetune_plan if args.all or args.finetune else []
     results = []
     for name, k in plan:
         print(f"{name}, {k} session(s) ...", flush=True)

@@ -1,9 +1,8 @@
 """The default walkthrough, prepared ahead: a room that arrives together finds it computed.
 
 When the server starts, a background thread loads the default data (tab 1's defaults), then computes
-the base model's evaluation, the default fine-tune plan's first run, their statistics, the β grid, the
-principal angles of the module the β tab opens on and the rest of the default plan's runs (tab 4's
-defaults) through ``explorer.shared``, so they are kept on disk too: after a restart they are read back,
+the base model's evaluation, the runs of tab 4's default plan (with their statistics), the β grid and the
+principal angles of the module the β tab opens on through ``explorer.shared``, so they are kept on disk too: after a restart they are read back,
 not computed. A session that asks for them meanwhile joins the computation and sees how far it is.
 The runs are asked for one at a time, like a session's, so a room's other requests take turns with them.
 ``SCLORA_PREPARE=0`` turns this off.
@@ -36,26 +35,23 @@ def prepare_defaults(model_name: str | None = None) -> None:
                                             data.DEFAULT_SAMPLES, data.DEFAULT_LENGTH)
         settings = finetune.default_settings(data.DEFAULT_LENGTH)
         before = shared.base_evaluation(model_name, prepared, settings)
-        plan = finetune.default_plan()
-        # The default plan's first run needs no statistics: a room that clicks Fine-tune at once sees it soonest.
-        first_runs = [run for run in plan if run[0] != "sclora"][:1]
-        _default_runs(model_name, prepared, None, before, first_runs, settings)
-        stats = shared.statistics(model_name, prepared)
+        # Tab 4's default plan first, in its order (the statistics just before its first SC-LoRA run): a room
+        # that clicks Fine-tune at once sees its runs soonest. Then the β grid and the angles of tab 3.
+        stats = None
+        for method, beta, lr in finetune.default_plan():
+            if method == "sclora" and stats is None:
+                stats = shared.statistics(model_name, prepared)
+            shared.run(model_name, prepared, stats, before, method, beta, lr, settings)
+        stats = stats or shared.statistics(model_name, prepared)
         shared.sweep(model_name, prepared, stats, covariances.SWEEP_BETAS, covariances.sweep_ranks(stats))
         # The β tab's first view: principal angles for the module it opens on (middle layer, first kind).
         layers = sorted({m.layer for m in stats.modules})
         first = next(m for m in stats.modules if m.layer == layers[len(layers) // 2] and m.kind == stats.modules[0].kind)
         for method, side in subspace.ANGLE_METHODS.items():
             shared.output_directions(model_name, prepared, first.name, method, side, subspace.CORDA_ANGLE_SAMPLES)
-        _default_runs(model_name, prepared, stats, before, [run for run in plan if run not in first_runs], settings)
         _status.update(state="done")
     except SCLoRAError as exc:  # e.g. a launch model the default sets do not suit: sessions compute on demand
         _status.update(state="failed", error=str(exc))
-
-
-def _default_runs(model_name: str, prepared, stats, before: dict, plan: list, settings: dict) -> None:
-    for method, beta, lr in plan:
-        shared.run(model_name, prepared, stats, before, method, beta, lr, settings)
 
 
 def start(model_name: str | None = None) -> threading.Thread | None:

@@ -71,6 +71,14 @@ def _store_run(folder: Path, path: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)  # the run's own temporary folder
 
 
+def _link_or_copy(source: str, target: str) -> None:
+    """A hard link where the file system allows it (a room's sessions share a run's files read-only), else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
 def _finished(folder: Path) -> bool:
     return not json.loads((Path(folder) / "metrics.json").read_text()).get("stopped_early")
 
@@ -308,7 +316,8 @@ def run(model_name: str, data, statistics, before: dict, method: str, beta: floa
                                     finish_on_stop=True)
     if out_dir is None:
         return None
-    atomic_directory_write(Path(out_dir), lambda tmp: shutil.copytree(folder, tmp, dirs_exist_ok=True))
+    atomic_directory_write(Path(out_dir), lambda tmp: shutil.copytree(folder, tmp, dirs_exist_ok=True,
+                                                                      copy_function=_link_or_copy))
     if not _finished(folder):  # never kept: nobody else has it
         shutil.rmtree(folder, ignore_errors=True)
     return read_run(out_dir)

@@ -32,9 +32,12 @@ import torch
 from .errors import check
 from .train import autocast_context, pad_batch, token_loss_sum
 
-# How many new tokens a greedy answer may take, per metric: enough for the bundled formats,
-# short enough that generation stays a small part of a CPU run.
-MAX_NEW_TOKENS = {"math": 64, "exact": 24, "refusal": 32, "style": 40}
+# How many new tokens a greedy answer may take, per metric: enough for the bundled formats (a math
+# reference takes at most 37 tokens), short enough that generation stays a small part of a CPU run.
+MAX_NEW_TOKENS = {"math": 48, "exact": 24, "refusal": 32, "style": 40}
+# Greedy answers are read this many prompts at a time at most: decoding a small model on a CPU costs
+# about the same per step for 1 or 32 rows, so one wide batch is far cheaper than several narrow ones.
+ANSWER_BATCH = 32
 METRIC_RULES = {
     "math": "the number in the answer's last 'The answer is N.' equals the reference's (answers.extract_math_answer)",
     "exact": "the normalised reference appears as whole words in the normalised answer (answers.answer_matches)",
@@ -141,7 +144,8 @@ def evaluate(model, tokenizer, finetune_heldout, preserve_heldout, *, finetune_m
     ``generations`` is False), ``preserve_choice_accuracy`` (with ``preserve_choices``: one list per
     held-out preserve prompt, the right answer first), and ``answers``: the per-prompt rows, each
     tagged with its ``set``. ``max_loss`` scores the losses on the first ``max_loss`` held-out records
-    only (the same records every time: a fixed subset), None on all of them.
+    only (the same records every time: a fixed subset), None on all of them. Answers are read in batches
+    of up to ``ANSWER_BATCH`` prompts (or ``batch_size`` when larger).
     """
     check(max_loss is None or (isinstance(max_loss, int) and max_loss >= 1),
           f"Parameter 'max_loss' must be an integer >= 1 or None, got {max_loss!r}.")
@@ -155,8 +159,8 @@ def evaluate(model, tokenizer, finetune_heldout, preserve_heldout, *, finetune_m
         out[f"{role}_accuracy"] = None
         choices = preserve_choices if role == "preserve" else None
         if generations and metric in METRIC_RULES:
-            acc, rows = answer_accuracy(model, tokenizer, examples, metric, max_eval=max_eval, batch_size=batch_size,
-                                        choices=choices)
+            acc, rows = answer_accuracy(model, tokenizer, examples, metric, max_eval=max_eval,
+                                        batch_size=max(batch_size, min(max_eval, ANSWER_BATCH)), choices=choices)
             out[f"{role}_accuracy"] = acc
             out["answers"] += [{"set": role, "metric": metric, **row} for row in rows]
             if choices is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 
 import gradio as gr
 import pandas as pd
@@ -42,12 +43,13 @@ SC-LoRA keeps the output directions the preserve data use; it does not stop a ne
 on preserve prompts: fine-tune on `pirate` and every method answers knowledge questions like a pirate, SC-LoRA
 included, while its preserve loss rises far less.
 """
-# The default plan, prepared by the server ahead (explorer.prepare): LoRA against the two residual inits it is
-# most often compared with and SC-LoRA at the preserving end of β, each at the learning rate the science
-# protocol matches; 20 steps keep the whole plan within minutes on two CPU cores.
-DEFAULT_METHODS = ["lora", "pissa", "corda-kpm", "sclora"]
+# The default plan, prepared by the server ahead (explorer.prepare): LoRA, the residual init most often compared
+# with it, and SC-LoRA at the preserving end of β, each at the learning rate the science protocol matches.
+# 16 steps of 4 samples keep the whole plan within minutes on two CPU cores (docs/benchmarks.md); CorDA-KPM
+# is one tick away, but its own covariance pass doubles a run's time there.
+DEFAULT_METHODS = ["lora", "pissa", "sclora"]
 DEFAULT_BETAS, DEFAULT_LRS, DEFAULT_LORA_FACTOR = "0.9", "2e-4", 10.0
-DEFAULT_STEPS, DEFAULT_RANK, DEFAULT_BATCH, DEFAULT_MAX_EVAL, DEFAULT_MAX_LOSS = 20, 8, 8, 16, 32
+DEFAULT_STEPS, DEFAULT_RANK, DEFAULT_BATCH, DEFAULT_MAX_EVAL, DEFAULT_MAX_LOSS = 16, 8, 4, 16, 16
 DEFAULT_SEED = 0
 # Limits that keep a shared server usable (README, "Limits"): runs per click, and steps per run on a CPU.
 MAX_RUNS_PER_CLICK = int(os.environ.get("SCLORA_MAX_RUNS", "12"))
@@ -151,17 +153,17 @@ def run_plan(session: Session, methods, betas_text: str, lrs_text: str, steps: i
     yield ("stage", "Evaluating the base model on both held-out sets"), plan
     before = shared.base_evaluation(session.model_name, session.data, settings, session.keep_alive(), stop.is_set)
     session.before = before
-    if session.statistics is None and any(m == "sclora" for m, _, _ in plan):
-        yield ("stage", "Collecting the SC-LoRA statistics (once for every β)"), plan
-        stats = shared.statistics(session.model_name, session.data, session.keep_alive(), stop.is_set)
-        with session.lock:
-            session.statistics, session.extra_sweeps, session.output_directions = stats, {}, {}
     yield ("before", before), plan
 
     finished = False
     try:
         for index, (method, beta, lr) in enumerate(plan):
             label = run_label(method, beta, lr)
+            if method == "sclora" and session.statistics is None:  # only now: the runs before need none
+                yield ("stage", "Collecting the SC-LoRA statistics (once for every β)"), plan
+                stats = shared.statistics(session.model_name, session.data, session.keep_alive(), stop.is_set)
+                with session.lock:
+                    session.statistics, session.extra_sweeps, session.output_directions = stats, {}, {}
 
             def train(report, method=method, beta=beta, lr=lr):
                 return shared.run(session.model_name, session.data, session.statistics, before, method, beta, lr,
@@ -193,6 +195,9 @@ def on_finetune(key, methods, betas_text, lrs_text, steps, rank, batch_size, max
     session = session_for(key)
     live: dict[str, list] = {}
     status = "Starting…"
+    # At most one update per UI_INTERVAL_S (runs somebody finished arrive at once: only the final one shows),
+    # and the tables rebuilt only when a run was added: a room asking for a prepared plan costs little.
+    last, shown, tables = time.monotonic(), -1, None
     try:
         for event, plan in run_plan(session, methods, betas_text, lrs_text, steps, rank, batch_size, max_eval,
                                     lora_factor):
@@ -207,11 +212,13 @@ def on_finetune(key, methods, betas_text, lrs_text, steps, rank, batch_size, max
                 status = (f"{event[1].label} done: fine-tune loss {m['finetune_loss_after']:.3f}, preserve loss "
                           f"change {m['preserve_loss_change']:+.3f}" + (" (stopped early)" if m.get("stopped_early")
                                                                          else ""))
-            else:
+            if event[0] not in ("stage", "wait", "run") or time.monotonic() - last < UI_INTERVAL_S:
                 continue
             progress((done, len(plan)), desc=status, unit="runs")
-            table, scatter, changes = results(session)
-            yield status, figures.loss_curves(loss_curves(session, live)), table, scatter, changes
+            if len(session.runs) != shown:
+                tables, shown = results(session), len(session.runs)
+            last = time.monotonic()
+            yield status, figures.loss_curves(loss_curves(session, live)), *tables
     except SCLoRAError as exc:
         raise user_error(exc) from exc
     table, scatter, changes = results(session)
