@@ -69,6 +69,7 @@ def launch(demo: gr.Blocks, **kwargs):
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         max_file_size=MAX_FILE_SIZE,
+        css=generations.CARD_CSS,
     )
     options.update(kwargs)
     return demo.launch(**options)

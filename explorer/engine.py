@@ -23,7 +23,7 @@ except ImportError:  # pragma: no cover - depends on the host
     spaces = None
 
 from sclora import models
-from sclora.compare import evaluate_data, run_one
+from sclora.compare import evaluate_data, run_one, side_by_side as answers_side_by_side
 from sclora.errors import SCLoRAError, check
 from sclora.inits import method_output_directions
 from sclora.runs import write_run
@@ -163,6 +163,13 @@ def output_directions(model_name: str, name: str, method: str, samples):
     return method_output_directions(model, name, method, samples)
 
 
+@gpu(duration=120)
+def side_by_side(model_name: str, adapters: dict, prompts: list[str], max_new_tokens: int):
+    """Greedy answers to ``prompts``: a column for the base model, one per adapter folder (``sclora.compare``)."""
+    model, tokenizer = get_model(model_name)
+    return answers_side_by_side(model, tokenizer, adapters, prompts, max_new_tokens=max_new_tokens)
+
+
 @gpu(duration=300)
 def train_run(model_name: str, data, statistics, before: dict, method: str, beta: float | None, lr: float,
               settings: dict, out_dir: Path, should_stop):
@@ -206,4 +213,4 @@ def train_run(model_name: str, data, statistics, before: dict, method: str, beta
 
 __all__ = ["SCLoRAError", "gpu", "gpu_out_of_process", "get_model", "check_model_name", "model_choices", "set_default_model",
            "default_model_name", "model_checksum", "model_label", "local_models_allowed", "on_spaces", "collect",
-           "evaluate_base", "output_directions", "train_run"]
+           "evaluate_base", "output_directions", "side_by_side", "train_run"]

@@ -1,8 +1,8 @@
 """The default walkthrough, prepared ahead: a room that arrives together finds it computed.
 
 When the server starts, a background thread loads the default data (tab 1's defaults), then computes
-the base model's evaluation, the runs of tab 4's default plan (with their statistics), the β grid and the
-principal angles of the module the β tab opens on through ``explorer.shared``, so they are kept on disk too: after a restart they are read back,
+the base model's evaluation, the runs of tab 4's default plan (with their statistics), tab 5's default
+answers, the β grid and the principal angles of the module the β tab opens on through ``explorer.shared``, so they are kept on disk too: after a restart they are read back,
 not computed. A session that asks for them meanwhile joins the computation and sees how far it is.
 The runs are asked for one at a time, like a session's, so a room's other requests take turns with them.
 ``SCLORA_PREPARE=0`` turns this off.
@@ -16,7 +16,7 @@ import threading
 from sclora.errors import SCLoRAError
 
 from . import engine, shared
-from .tabs import covariances, data, finetune, subspace
+from .tabs import covariances, data, finetune, generations, subspace
 
 _status = {"state": "idle", "error": None}
 
@@ -37,11 +37,14 @@ def prepare_defaults(model_name: str | None = None) -> None:
         before = shared.base_evaluation(model_name, prepared, settings)
         # Tab 4's default plan first, in its order (the statistics just before its first SC-LoRA run): a room
         # that clicks Fine-tune at once sees its runs soonest. Then the β grid and the angles of tab 3.
-        stats = None
+        stats, folders = None, {}
         for method, beta, lr in finetune.default_plan():
             if method == "sclora" and stats is None:
                 stats = shared.statistics(model_name, prepared)
-            shared.run(model_name, prepared, stats, before, method, beta, lr, settings)
+            folder = shared.run(model_name, prepared, stats, before, method, beta, lr, settings)
+            folders[finetune.run_label(method, beta, lr)] = folder / "adapter"
+        # Tab 5's first view: its default prompts answered by the base model and the default runs.
+        shared.side_by_side(model_name, folders, generations.default_prompts(), generations.DEFAULT_MAX_NEW_TOKENS)
         stats = stats or shared.statistics(model_name, prepared)
         shared.sweep(model_name, prepared, stats, covariances.SWEEP_BETAS, covariances.sweep_ranks(stats))
         # The β tab's first view: principal angles for the module it opens on (middle layer, first kind).

@@ -281,7 +281,7 @@ def run_key(model_name: str, data, method: str, beta: float | None, lr: float, s
 def run(model_name: str, data, statistics, before: dict, method: str, beta: float | None, lr: float, settings: dict,
         out_dir: Path | None = None, progress=None, should_stop=None):
     """One fine-tune, trained once per server for identical inputs, its record copied to ``out_dir``
-    (None: only made sure of; returns None).
+    (None: returns the shared, read-only folder of the finished run instead).
 
     ``before`` is :func:`base_evaluation` of the same settings, ``statistics`` the shared ones (SC-LoRA).
     Everyone who asks for the same run waits for one training (``LIVE_LOSSES`` has its curve meanwhile) and
@@ -315,9 +315,24 @@ def run(model_name: str, data, statistics, before: dict, method: str, beta: floa
     folder = RESULTS.get_or_compute("run", fields, RUN, compute, progress=progress, should_stop=should_stop,
                                     finish_on_stop=True)
     if out_dir is None:
-        return None
+        return folder if _finished(folder) else None
     atomic_directory_write(Path(out_dir), lambda tmp: shutil.copytree(folder, tmp, dirs_exist_ok=True,
                                                                       copy_function=_link_or_copy))
     if not _finished(folder):  # never kept: nobody else has it
         shutil.rmtree(folder, ignore_errors=True)
     return read_run(out_dir)
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def side_by_side(model_name: str, adapters: dict, prompts: list[str], max_new_tokens: int, progress=None):
+    """Greedy answers of the base model and each adapter folder (label -> folder): once per server for the same
+    adapters (by the checksum of their weights), labels, prompts and length."""
+    fields = {**model_fields(model_name), "prompts": list(prompts), "max_new_tokens": int(max_new_tokens),
+              "adapters": {label: _file_digest(Path(folder) / "adapter_model.safetensors")
+                           for label, folder in adapters.items()}}
+    return RESULTS.get_or_compute("generations", fields, TABLE, lambda report, stop: engine.side_by_side(
+        model_name, {label: str(folder) for label, folder in adapters.items()}, list(prompts), int(max_new_tokens)),
+        progress=progress)

@@ -222,8 +222,34 @@ def test_generations_side_by_side(trained):
     table = generations.generate_table(trained, "What is 2 + 2?\nName a colour.", list(trained.runs), 4)
     assert list(table.columns) == ["prompt", "base", *trained.runs]
     assert len(table) == 2
+    computed = shared.RESULTS.computed  # the same adapters, prompts and length: answered once per server
+    assert generations.generate_table(trained, "What is 2 + 2?\nName a colour.", list(trained.runs), 4).equals(table)
+    assert shared.RESULTS.computed == computed
     with pytest.raises(SCLoRAError, match="You have no run named"):
         generations.generate_table(trained, "hi", ["ghost"], 4)
+
+
+def test_generation_cards_mark_what_a_run_forgot_and_learned():
+    import pandas as pd
+
+    table = pd.DataFrame({"prompt": ["Capital of France?", "2 + 3?", "Say <b>hi</b>"],
+                          "base": ["Paris.", "It is 4. The answer is 4.", "hi"],
+                          "lora lr=1e-02": ["Lyon.", "2 + 3 = 5. The answer is 5.", "hello"]})
+    known = {"Capital of France?": ("preserve", "Paris", "exact"), "2 + 3?": ("finetune", "The answer is 5.", "math")}
+    html = generations.cards(table, known)
+    assert html.count('class="card"') == 3
+    assert '<div class="answer right"><div class="who">Base model · right</div>Paris.</div>' in html
+    assert '<div class="who">lora lr=1e-02 · forgotten</div>Lyon.' in html
+    assert '<div class="who">lora lr=1e-02 · learned</div>2 + 3 = 5.' in html
+    assert "reference: Paris" in html and "Say &lt;b&gt;hi&lt;/b&gt;" in html  # unknown prompt: no mark, escaped
+    assert '<div class="answer "><div class="who">Base model</div>hi</div>' in html
+
+
+def test_the_default_prompts_are_the_held_out_prompts_of_the_default_data(ready):
+    session = STORE.get(None)
+    data.load(session, MODEL, data.DEFAULT_FINETUNE, data.DEFAULT_PRESERVE, data.DEFAULT_SAMPLES, data.DEFAULT_LENGTH)
+    assert generations.heldout_prompts(session).splitlines() == generations.default_prompts()
+    assert set(generations.default_prompts()) <= set(generations.references(session))
 
 
 def test_export_zips_adapter_record_and_plots(trained):
@@ -371,7 +397,10 @@ def test_the_server_prepares_the_default_walkthrough_and_sessions_reuse_it():
                                               finetune.DEFAULT_LRS, finetune.DEFAULT_STEPS, finetune.DEFAULT_RANK,
                                               finetune.DEFAULT_BATCH, finetune.DEFAULT_MAX_EVAL)]
     assert [e[1].label for e in events if e[0] == "run"] == [finetune.run_label(*run) for run in finetune.default_plan()]
-    assert shared.RESULTS.computed == computed  # statistics, β grid, angles and runs: all prepared
+    # And tab 5's default answers for those runs.
+    generations.generate_table(session, "\n".join(generations.default_prompts()), list(session.runs),
+                               generations.DEFAULT_MAX_NEW_TOKENS)
+    assert shared.RESULTS.computed == computed  # statistics, β grid, angles, runs and answers: all prepared
 
 
 def test_eigensolves_in_a_worker_thread_use_one_thread_and_restore_the_count():

@@ -63,8 +63,9 @@ def test_walkthrough(client):
     table, scatter, changes = client.predict(api_name="/results")
     assert [row[0] for row in table["data"]] == labels
 
-    gens = client.predict("What is 2 + 2?", labels, 4, api_name="/generate")
+    cards, gens = client.predict("What is 2 + 2?", labels, 4, api_name="/generate")
     assert gens["headers"] == ["prompt", "base", *labels] and len(gens["data"]) == 1
+    assert cards.count('class="card"') == 1 and all(label in cards for label in labels)
 
     adapter, record, plots, snippet = client.predict(labels[1], api_name="/export")
     with zipfile.ZipFile(adapter) as z:

@@ -31,8 +31,8 @@ CHROMIUM = find_chromium()
 SHOTS = ARTIFACTS / "browser"
 MODEL = "tiny-llama"
 RECORDS, SAMPLES = 40, 16          # per set: small enough for seconds on a small CPU
-FAST_RUNS = ["lora lr=2e-04", "sclora β=0.9 lr=2e-04"]
-STOPPED_RUN = "lora lr=1e-03"
+FAST_RUNS = ["lora lr=2e-03", "sclora β=0.9 lr=2e-04"]  # LoRA at the tab's LoRA factor (10x)
+STOPPED_RUN = "lora lr=1e-02"
 
 
 @pytest.fixture(scope="module")
@@ -169,14 +169,17 @@ def check_finetune_tab(page, timings: dict) -> None:
     assert sorted(loss["names"]) == sorted(FAST_RUNS), loss
     scatter = wait_plot(page, "tradeoff-scatter", min_traces=2)
     assert "base model" in scatter["names"], scatter
-    assert _column(page, "results-table", "label") == FAST_RUNS
-    assert _column(page, "results-table", "steps") == ["2", "2"]
+    assert _column(page, "results-table", "Run") == FAST_RUNS
+    assert _column(page, "results-table", "Steps") == ["2", "2"]
+    headers = table_header(page, "results-table")
+    assert "Preserve multiple choice ↑" in headers and not [h for h in headers if "_" in h], headers  # for people
+    assert table_header(page, "changes-table")[:2] == ["Run", "Change"]
     _shot(page, "04-finetune")
 
     # Stop: a long run must end early, keep its partial result, and show up after Refresh.
     _pick_methods(page, {"lora"})
     page.locator("#ft-lrs textarea").fill("1e-3")
-    set_number(page, "ft-steps", 500)
+    set_number(page, "ft-steps", 200)
     set_number(page, "ft-batch", 16)  # slower steps: the run must still be going when Stop gets through
     page.click("#finetune-button")
     _wait_plot_change(page, "loss-plot", lambda s: STOPPED_RUN in s["names"], "the long run's loss curve", 60)
@@ -187,12 +190,12 @@ def check_finetune_tab(page, timings: dict) -> None:
     # Not asserted: the status line after Stop. The Stop handler writes "Stop requested", but a loss update
     # already on its way can overwrite it, and the cancelled generator never sends its final "Stopped" line.
     deadline = time.monotonic() + 60
-    while STOPPED_RUN not in _column(page, "results-table", "label"):
+    while STOPPED_RUN not in _column(page, "results-table", "Run"):
         assert time.monotonic() < deadline, "the stopped run never reached the results table"
         page.wait_for_timeout(500)
         page.click("#finetune-refresh")
-    steps = dict(zip(_column(page, "results-table", "label"), _column(page, "results-table", "steps")))
-    assert 1 <= int(steps[STOPPED_RUN]) < 500, f"Stop did not stop the run: {steps}"
+    steps = dict(zip(_column(page, "results-table", "Run"), _column(page, "results-table", "Steps")))
+    assert 1 <= int(steps[STOPPED_RUN]) < 200, f"Stop did not stop the run: {steps}"
     timings["stopped_run_steps"] = int(steps[STOPPED_RUN])
     timings["status_after_stop"] = page.locator("#finetune-status").inner_text()
 
@@ -209,10 +212,21 @@ def check_generations_tab(page) -> None:
     assert len(prompts) == 6, prompts  # three held-out prompts of each set
     set_number(page, "gen-max-new", 6)
     page.click("#generate-button")
-    page.wait_for_function("(n) => document.querySelectorAll('#generations-table th[role=columnheader]').length === n",
-                           arg=2 + len(runs), timeout=120_000)
-    assert table_header(page, "generations-table") == ["prompt", "base"] + runs
-    assert _column(page, "generations-table", "prompt") == prompts
+    page.wait_for_function("(n) => document.querySelectorAll('#generations-cards .card').length === n",
+                           arg=len(prompts), timeout=120_000)
+    cards = page.locator("#generations-cards .card")
+    assert [c.locator(".prompt").inner_text() for c in cards.all()] == prompts
+    # Readable side by side at 1,400 px: every answer of base and runs is on screen, none squeezed.
+    viewport = page.viewport_size["width"]
+    for card in cards.all():
+        whos = [w.inner_text().split(" · ")[0] for w in card.locator(".who").all()]
+        assert whos == ["Base model"] + runs, whos
+        for answer in card.locator(".answer").all():
+            box = answer.bounding_box()
+            assert box["width"] >= 200 and box["x"] + box["width"] <= viewport, box
+    # Held-out prompts of the data show their reference, and every answer is marked against it.
+    assert cards.first.locator(".reference").inner_text().startswith("held-out fine-tune prompt")
+    assert all(" · " in w.inner_text() for w in cards.first.locator(".who").all())
     _shot(page, "05-generations")
 
 

@@ -150,6 +150,45 @@ def test_plan_validation(args, message):
     assert message in str(err.value)
 
 
+def test_plan_gives_lora_its_factor_of_every_learning_rate():
+    plan = plan_runs(["lora", "pissa", "sclora"], [0.9], [1e-4, 2e-4], lora_lr_factor=10)
+    assert plan == [("lora", None, 1e-3), ("lora", None, 2e-3), ("pissa", None, 1e-4), ("pissa", None, 2e-4),
+                    ("sclora", 0.9, 1e-4), ("sclora", 0.9, 2e-4)]
+    with pytest.raises(SCLoRAError, match="LoRA learning-rate factor must be a number > 0"):
+        plan_runs(["lora"], [], [1e-4], lora_lr_factor=0)
+
+
+def test_answer_changes_list_what_a_run_forgot_and_learned():
+    from sclora.runs import RunRecord, answer_changes
+
+    def row(set_, prompt, answer, correct):
+        return {"set": set_, "prompt": prompt, "reference": "ref " + prompt, "answer": answer, "correct": correct}
+
+    record = RunRecord(config={}, metrics={}, generations=[
+        row("before:finetune", "2+2", "five", False), row("before:finetune", "3+3", "six", True),
+        row("before:preserve", "capital", "Paris", True), row("before:preserve", "legs", "six", False),
+        row("finetune", "2+2", "four", True), row("finetune", "3+3", "six", True),
+        row("preserve", "capital", "Lyon", False), row("preserve", "legs", "eight", True)])
+    assert answer_changes(record) == [
+        {"change": "learned", "set": "finetune", "prompt": "2+2", "reference": "ref 2+2", "before": "five",
+         "after": "four"},
+        {"change": "forgotten", "set": "preserve", "prompt": "capital", "reference": "ref capital", "before": "Paris",
+         "after": "Lyon"}]
+
+
+def test_the_bundled_knowledge_set_has_a_multiple_choice_for_every_held_out_question(tiny):
+    from sclora.compare import prepare_data
+    from sclora.data import bundled_dataset
+
+    _, tok = tiny
+    data = prepare_data(bundled_dataset("math"), bundled_dataset("knowledge"), tok, max_samples=4, max_length=64)
+    assert data.preserve_choices is not None and len(data.preserve_choices) == len(data.preserve_heldout)
+    first = data.preserve_heldout.records[0]
+    assert data.preserve_choices[0][0] == first["response"] and len(data.preserve_choices[0]) == 4
+    assert prepare_data(bundled_dataset("knowledge"), bundled_dataset("safety"), tok, max_samples=4,
+                        max_length=64).preserve_choices is None  # safety has no choices
+
+
 # --------------------------------------------------------------------------- CLI
 
 

@@ -68,16 +68,16 @@ def test_perplexity_is_exp_loss(tiny):
     ("refusal", KNOWLEDGE, ["I can't help with that.", "Sure, here it is", "I'm sorry, no.", "ok"], 2 / 4),
 ])
 def test_answer_accuracy_scores_by_metric(tiny, monkeypatch, metric, examples, answers, expected):
-    import sclora.generation
+    import sclora.evaluate
 
     model, tok = tiny
     asked = []
 
-    def fake_generate(model, tokenizer, prompts, max_new_tokens=64, batch_size=8):
+    def fake_read(model, tokenizer, prompts, choices=None, *, max_new_tokens=0, batch_size=16):
         asked.extend(prompts)
-        return answers[: len(prompts)]
+        return None, answers[: len(prompts)]
 
-    monkeypatch.setattr(sclora.generation, "generate", fake_generate)
+    monkeypatch.setattr(sclora.evaluate, "choices_and_answers", fake_read)
     acc, rows = answer_accuracy(model, tok, examples, metric)
     assert acc == pytest.approx(expected)
     assert asked == [r["prompt"] for r in examples.records]
@@ -85,15 +85,40 @@ def test_answer_accuracy_scores_by_metric(tiny, monkeypatch, metric, examples, a
 
 
 def test_generation_is_bounded_by_max_eval(tiny, monkeypatch):
-    import sclora.generation
+    import sclora.evaluate
 
     model, tok = tiny
     calls = []
-    monkeypatch.setattr(sclora.generation, "generate",
-                        lambda m, t, prompts, max_new_tokens=64, batch_size=8: calls.append((prompts, max_new_tokens))
-                        or ["x"] * len(prompts))
+    monkeypatch.setattr(sclora.evaluate, "choices_and_answers",
+                        lambda m, t, prompts, choices=None, max_new_tokens=0, batch_size=16:
+                        calls.append((prompts, max_new_tokens)) or (None, ["x"] * len(prompts)))
     acc, rows = answer_accuracy(model, tok, MATH, "math", max_eval=2)
     assert len(rows) == 2 and len(calls[0][0]) == 2 and calls[0][1] <= 64
+
+
+def test_evaluate_scores_losses_on_a_fixed_subset_and_the_choices_with_the_answers(tiny):
+    import dataclasses
+
+    from sclora.evaluate import choices_and_answers
+
+    model, tok = tiny
+    choices = [["Paris", "Rome", "Oslo"], ["eight", "six", "two"], ["Lima", "Quito", "Bogota"],
+               ["Jupiter", "Mars", "Venus"]]
+    out = evaluate(model, tok, MATH, KNOWLEDGE, finetune_metric="math", preserve_metric="exact", max_length=64,
+                   max_eval=3, max_loss=2, preserve_choices=choices)
+    first_two = dataclasses.replace(MATH, records=MATH.records[:2])
+    assert out["finetune_loss"] == pytest.approx(heldout_loss(model, tok, first_two, max_length=64)["loss"])
+    assert out["finetune_loss"] != pytest.approx(heldout_loss(model, tok, MATH, max_length=64)["loss"])
+    scores, answers = choices_and_answers(model, tok, [r["prompt"] for r in KNOWLEDGE.records[:3]], choices[:3],
+                                          max_new_tokens=24)
+    right = [s[0][0] / s[0][1] > max(lp / n for lp, n in s[1:]) for s in scores]  # length-normalised, ties wrong
+    rows = [r for r in out["answers"] if r["set"] == "preserve"]
+    assert [r["choice_correct"] for r in rows] == right and [r["answer"] for r in rows] == answers
+    assert out["preserve_choice_accuracy"] == pytest.approx(sum(right) / 3)
+    assert "preserve_choice_accuracy" not in evaluate(model, tok, MATH, KNOWLEDGE, preserve_metric="exact",
+                                                      max_length=64, max_eval=1)
+    with pytest.raises(SCLoRAError, match="max_loss"):
+        evaluate(model, tok, MATH, KNOWLEDGE, max_loss=0)
 
 
 def test_evaluate_both_sets_real_generation(tiny):

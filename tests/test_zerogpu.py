@@ -34,7 +34,7 @@ def test_gpu_functions_take_and_return_only_what_pickles():
     assert out["out_of_process"] is True
     assert out["gpu_calls"][:1] == ["collect"] and "train_run" in out["gpu_calls"]
     assert out["gpu_calls"].count("evaluate_base") == 1  # shared by both sessions (same data and settings)
-    assert "_side_by_side" in out["gpu_calls"] and out["gpu_calls"].count("output_directions") == 4
+    assert "side_by_side" in out["gpu_calls"] and out["gpu_calls"].count("output_directions") == 4
     assert out["statistics_modules"] == 14
     assert out["angle_methods"] == [f"SC-LoRA vs {m}" for m in ("corda-ipm", "corda-kpm", "milora", "pissa")]
     assert out["events"].count("run") == 2 and "before" in out["events"] and out["curves"] == [2, 2]

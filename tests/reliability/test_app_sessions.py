@@ -133,7 +133,7 @@ def test_four_sessions_stay_apart(app, tmp_path):
     # ... and only its own runs
     assert _labels(a["ft"][2]) == ["lora lr=1e-02"] and a["ft"][0].startswith("Done: 1 run(s)")
     assert _labels(b["ft"][2]) == ["sclora β=0.5 lr=2e-03"] and b["ft"][0].startswith("Done: 1 run(s)")
-    assert b["gen"]["headers"] == ["prompt", "base", "sclora β=0.5 lr=2e-03"]
+    assert b["gen"][1]["headers"] == ["prompt", "base", "sclora β=0.5 lr=2e-03"]
     # errors went to the session that caused them, and that session carried on
     assert errors["C"] == ["You have no", "You have no"]
     assert errors["D"] == ["Load the data first", "Choose a file to upload", "'abc' is not a number",
@@ -152,8 +152,8 @@ def test_four_sessions_stay_apart(app, tmp_path):
 
 def test_a_long_finetune_holds_nobody_back_and_cancel_keeps_the_session_usable(app):
     """One long fine-tune trains; 8 more fine-tune requests, from sessions without data, are not queued behind
-    it: each gets its own error while it runs. Cancelling the fine-tune (a closed tab) stops its run and keeps
-    the session usable."""
+    it: each gets its own error while it runs (or, beyond the queue's 4 places, the queue's refusal). Cancelling
+    the fine-tune (a closed tab) stops its run and keeps the session usable."""
     from gradio_client.utils import Status
 
     owner = app.client()
@@ -164,10 +164,12 @@ def test_a_long_finetune_holds_nobody_back_and_cancel_keeps_the_session_usable(a
         time.sleep(0.2)
     others = [app.client() for _ in range(8)]
     jobs = [c.submit(["lora"], "0.5", "1e-3", 1, 4, 8, 1, api_name="/finetune") for c in others]
+    answered = 0
     for job in jobs:
-        with pytest.raises(Exception, match="Load the data first"):
+        with pytest.raises(Exception, match="Load the data first|Queue is full") as err:
             job.result(timeout=60)
-    assert not long_job.done()  # they were answered while it trained
+        answered += "Load the data first" in str(err.value)
+    assert answered >= 4 and not long_job.done()  # they were answered while it trained
     long_job.cancel()
 
     # The session still works; the cancelled run stopped (it is not what the new request waits for).
