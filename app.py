@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from explorer import build_app, engine, launch, prepare
+from explorer import engine, prepare
+from explorer.app import build_app, launch
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,6 +17,8 @@ import time
 
 from explorer.tabs import finetune
 
+from .measure import in_threads
+
 # The tab's inputs in the endpoint's order, with the tab's defaults.
 PLAN = [finetune.DEFAULT_METHODS, finetune.DEFAULT_BETAS, finetune.DEFAULT_LRS, finetune.DEFAULT_STEPS,
         finetune.DEFAULT_RANK, finetune.DEFAULT_BATCH, finetune.DEFAULT_MAX_EVAL, finetune.DEFAULT_LORA_FACTOR]
@@ -60,32 +62,19 @@ def click_finetune(url: str, default: dict, betas: str = finetune.DEFAULT_BETAS,
     if not status.startswith(f"Done: {expected} run(s)") or len(runs) != expected:
         raise RuntimeError(f"the fine-tune did not finish as expected: {status!r}, runs {runs}")
     return {"betas": betas, "first_run_s": first if first is not None else plan_s, "plan_s": plan_s, "runs": runs,
-            "changes_listed": len(changes.get("data", [])), "waiting_lines": waiting[:3]}
+            "changes_listed": len(changes.get("data", [])), "waiting_lines": waiting[:3],
+            "table": {"headers": table["headers"], "data": table["data"]}}
 
 
 def at_once(url: str, default: dict, betas: list[str]) -> list[dict]:
     """One session per β, all clicking at the same moment; their measurements."""
-    results: list[dict | None] = [None] * len(betas)
-    errors: list[str] = []
     go = threading.Event()
 
-    def one(i: int) -> None:
-        try:
-            results[i] = click_finetune(url, default, betas[i], go)
-        except Exception as exc:  # recorded: a failed session fails the scenario
-            errors.append(f"session {i}: {type(exc).__name__}: {exc}")
-            go.set()
+    def start() -> None:
+        time.sleep(2 + 0.2 * len(betas))  # every session connected and loaded its data
+        go.set()
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(betas))]
-    for t in threads:
-        t.start()
-    time.sleep(2 + 0.2 * len(betas))  # every session connected and loaded its data
-    go.set()
-    for t in threads:
-        t.join()
-    if errors:
-        raise RuntimeError("; ".join(errors))
-    return results
+    return in_threads([lambda b=b: click_finetune(url, default, b, go) for b in betas], started=start)
 
 
 def fresh(url: str, default: dict) -> dict:

@@ -90,6 +90,32 @@ def check_part(results: dict[str, dict], composite: str, part: str,
     return check
 
 
+def in_threads(calls: list[Callable[[], object]], started: Callable[[], None] | None = None) -> list:
+    """Run every call in its own thread at once; their results in order. ``started()`` runs once all have
+    started; a call that fails fails the whole (every failure named)."""
+    import threading
+
+    results: list = [None] * len(calls)
+    errors: list[str] = []
+
+    def one(i: int) -> None:
+        try:
+            results[i] = calls[i]()
+        except Exception as exc:  # recorded: a failed session fails the scenario
+            errors.append(f"session {i}: {type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    if started is not None:
+        started()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError("; ".join(errors))
+    return results
+
+
 def rss_mib(pid: int | str = "self") -> float:
     """Resident memory of a process in MiB (Linux /proc; NaN elsewhere)."""
     try:

@@ -148,9 +148,46 @@ def bench_train(ctx: Context) -> dict:
         result = finetune(adapters[m], train, steps=a.train_steps, lr=1e-4, batch_size=a.batch_size, pad_id=ctx.pad)
         return result.seconds / max(1, result.steps_done)
 
-    times = measure.interleaved({"lora_step": lambda: "lora", "sclora_step": lambda: "sclora"}, a.repeats,
-                                clock=lambda fn: step_seconds(fn()))
+    def bf16_step_seconds():  # LoRA under bf16 autocast on this device (what the CPU's bf16 units would give)
+        import torch
+
+        with torch.autocast(ctx.model.device.type, dtype=torch.bfloat16):
+            return step_seconds("lora")
+
+    times = measure.interleaved({"lora_step": lambda: "lora", "sclora_step": lambda: "sclora",
+                                 "lora_step_bf16": lambda: None}, a.repeats,
+                                clock=lambda fn: bf16_step_seconds() if fn() is None else step_seconds(fn()))
     return {"train": {"times": times, "steps_per_repeat": a.train_steps, "batch_size": a.batch_size}}
+
+
+def bench_evaluation(ctx: Context) -> dict:
+    """One run's held-out evaluation as the Fine-tune tab does it, against the same questions answered with
+    ``generate()`` a training batch at a time and the losses of every held-out record (the plain way)."""
+    from explorer.tabs import finetune as tab
+    from sclora.compare import evaluate_data, prepare_data
+    from sclora.data import bundled_dataset
+    from sclora.evaluate import MAX_NEW_TOKENS, heldout_loss
+    from sclora.generation import generate
+    from sclora.tokens import qa_pairs
+
+    data = prepare_data(bundled_dataset("math"), bundled_dataset("knowledge"), ctx.tok, max_samples=8,
+                        max_length=ctx.args.max_length)
+    n = tab.DEFAULT_MAX_EVAL
+
+    def tab_evaluation():
+        evaluate_data(ctx.model, ctx.tok, data, max_length=ctx.args.max_length, batch_size=tab.DEFAULT_BATCH,
+                      max_eval=n, max_loss=tab.DEFAULT_MAX_LOSS)
+
+    def plain_evaluation():
+        for examples, metric in ((data.finetune_heldout, "math"), (data.preserve_heldout, "exact")):
+            heldout_loss(ctx.model, ctx.tok, examples, max_length=ctx.args.max_length, batch_size=tab.DEFAULT_BATCH)
+            generate(ctx.model, ctx.tok, [p for p, _ in qa_pairs(examples)[:n]], MAX_NEW_TOKENS[metric],
+                     tab.DEFAULT_BATCH)
+
+    times = measure.interleaved({"tab": tab_evaluation, "plain": plain_evaluation}, ctx.args.repeats)
+    return {"evaluation": {"times": times, "answered": n, "loss_records": tab.DEFAULT_MAX_LOSS,
+                           "heldout": [len(data.finetune_heldout), len(data.preserve_heldout)],
+                           "batch_size": tab.DEFAULT_BATCH}}
 
 
 def peft_corda_adapter(model, method: str, rank: int, samples: list[list[int]]):

@@ -104,6 +104,17 @@ def ratio_rows(res: dict, with_min: bool = True) -> list[tuple[str, str, str, fl
         t = ms["train"]["times"]
         rows.append(("training step, SC-LoRA vs plain LoRA, same rank", fmt(t["sclora_step"]), fmt(t["lora_step"]),
                      t["sclora_step"]["median_s"] / t["lora_step"]["median_s"], f"≤ {GOALS['train']:.2f}×"))
+        if "lora_step_bf16" in t:
+            rows.append(("training step, plain LoRA under bf16 autocast vs float32 (not used on a CPU: measured here)",
+                         fmt(t["lora_step_bf16"]), fmt(t["lora_step"]),
+                         t["lora_step_bf16"]["median_s"] / t["lora_step"]["median_s"], "–"))
+    if "evaluation" in ms:
+        m = ms["evaluation"]
+        t = m["times"]
+        rows.append((f"a run's evaluation in the Fine-tune tab ({m['answered']} answers per set read from one cache, "
+                     f"losses on {m['loss_records']} records) vs generate() {m['batch_size']} at a time and the losses of "
+                     f"all {m['heldout'][0]} + {m['heldout'][1]} held-out records", fmt(t["tab"]), fmt(t["plain"]),
+                     t["tab"]["median_s"] / t["plain"]["median_s"], "–"))
     if "corda" in ms:
         m = ms["corda"]
         t = m["times"]

@@ -6,7 +6,8 @@
 
 Measurements (``--only`` takes their names): covariance (covariance pass vs a plain forward over the
 same batches), sweep (the 11-value β sweep over every module vs that forward), inits (SC-LoRA init vs
-PEFT's CorDA-KPM), train (a training step of SC-LoRA vs plain LoRA), corda (CorDA's input covariance in
+PEFT's CorDA-KPM), train (a training step of SC-LoRA vs plain LoRA, and plain LoRA under bf16 autocast),
+evaluation (a run's evaluation in the Fine-tune tab vs generate() and every held-out loss), corda (CorDA's input covariance in
 padded batches vs one sample per forward, as PEFT runs it), app (app start to first page, warm and cold
 model cache), memory (the server's memory with and without sessions holding statistics, and the
 statistics' size), walkthrough (the app's default walkthrough, tab by tab), scaling (covariance and
@@ -34,10 +35,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import measure, report  # noqa: E402
-from benchmarks.measurements import (Context, bench_app, bench_corda, bench_inits, bench_memory,  # noqa: E402
-                                     bench_scaling, bench_statistics, bench_train, bench_walkthrough, memory_probe)
+from benchmarks.measurements import (Context, bench_app, bench_corda, bench_evaluation, bench_inits,  # noqa: E402
+                                     bench_memory, bench_scaling, bench_statistics, bench_train, bench_walkthrough,
+                                     memory_probe)
 
-MEASUREMENTS = ("covariance", "sweep", "inits", "train", "corda", "app", "memory", "walkthrough", "scaling")
+MEASUREMENTS = ("covariance", "sweep", "inits", "train", "evaluation", "corda", "app", "memory", "walkthrough",
+                "scaling")
 QUICK_SKIPS = ("app",)  # starting the app server six times is not "seconds"
 SCHEMA = 2
 
@@ -122,6 +125,7 @@ def run(args, argv: list[str]) -> dict:
     results: dict[str, dict] = {}
     steps = [("covariance", lambda: bench_statistics(ctx, selected), {"covariance", "sweep"}),
              ("inits", lambda: bench_inits(ctx), {"inits"}), ("train", lambda: bench_train(ctx), {"train"}),
+             ("evaluation", lambda: bench_evaluation(ctx), {"evaluation"}),
              ("corda", lambda: bench_corda(ctx), {"corda"}), ("app", lambda: bench_app(ctx), {"app"}),
              ("memory", lambda: bench_memory(ctx), {"memory"}),
              ("walkthrough", lambda: bench_walkthrough(ctx), {"walkthrough"}),

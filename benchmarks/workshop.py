@@ -32,7 +32,7 @@ import urllib.request
 from pathlib import Path
 
 from . import finetune_room
-from .measure import ROOT, git_commit, machine, now, versions
+from .measure import ROOT, git_commit, in_threads, machine, now, versions
 
 OUT = ROOT / "benchmarks" / "workshop.json"
 START, END = "<!-- workshop:start -->", "<!-- workshop:end -->"
@@ -146,23 +146,7 @@ def bad_session(url: str, kind: int, default: dict) -> dict:
 
 
 def run_sessions(url: str, configs: list[dict], t0: float) -> list[dict]:
-    results: list[dict | None] = [None] * len(configs)
-    errors: list[str] = []
-
-    def one(i: int) -> None:
-        try:
-            results[i] = {**configs[i], **walkthrough(url, t0=t0, **configs[i])}
-        except Exception as exc:  # recorded: a failed session fails the scenario
-            errors.append(f"session {i}: {type(exc).__name__}: {exc}")
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(configs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise RuntimeError("; ".join(errors))
-    return results
+    return in_threads([lambda c=c: {**c, **walkthrough(url, t0=t0, **c)} for c in configs])
 
 
 def scenario(name: str, sessions: int, args) -> dict:

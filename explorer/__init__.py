@@ -1,5 +1,6 @@
-"""The Gradio layer of SC-LoRA Explorer: one module per tab, session state, no math."""
+"""The Gradio layer of SC-LoRA Explorer: one module per tab, session state, no math.
 
-from .app import build_app, launch
-
-__all__ = ["build_app", "launch"]
+Layers, each importing only those below it: ``app`` (the Blocks) and ``prepare`` -> ``tabs/*`` -> ``shared``
+(results the room shares) -> ``engine`` (models and heavy work) -> the ``sclora`` library. The Blocks are
+built by :func:`explorer.app.build_app`.
+"""

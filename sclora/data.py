@@ -5,7 +5,7 @@ line, or blocks separated by blank lines) and Parquet, detects the record shape 
 normalised :class:`Examples`. A file with any invalid record is rejected as a whole, with every
 problem listed (file, line/row, field); duplicates and very long samples only give warnings.
 The record cap (``max_records``) is the one thing that truncates: reading stops there, with a warning.
-Every text field goes through :func:`sclora.readers.normalise_text` (NFC, line ends, no control
+Every text field goes through :func:`sclora.text.normalise_text` (NFC, line ends, no control
 characters, nothing invisible-only); nesting depth, line length and record count are limited while reading.
 
 Shapes and their normalised records (see docs/data.md):
@@ -31,11 +31,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import SCLoRAError, check
-from .readers import (
-    LINE_BREAKING, MAX_PROBLEMS_PER_RECORD, RECOGNISED_HINT, char_name, control_problems, decode_text, detect_shape,
-    format_size, is_invisible, json_type, normalise_text, partial_pair, read_delimited, read_json, read_jsonl,
-    read_parquet, read_txt, shorten,
-)
+from .readers import (RECOGNISED_HINT, decode_text, detect_shape, partial_pair, read_delimited, read_json, read_jsonl,
+                      read_parquet, read_txt)
+from .text import (LINE_BREAKING, MAX_PROBLEMS_PER_RECORD, char_name, control_problems, format_size, is_invisible,
+                   json_type, normalise_text, shorten)
 
 DEFAULT_MAX_RECORDS: int = 5000
 DEFAULT_MAX_BYTES: int = 20 * 2**20

@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from explorer import build_app
+from explorer.app import build_app
 
 METRIC = "e− (share of C− energy touched)"
 

@@ -181,20 +181,25 @@ def test_heavy_work_takes_turns_and_waiters_see_their_place():
     assert any(desc.startswith("waiting: 1 job(s) ahead of yours (1 job)") for desc in places)
 
 
+def _holding(work: WorkQueue, kind: str, release: threading.Event) -> threading.Thread:
+    """A thread holding the queue's slot with a job of ``kind`` until ``release`` is set."""
+    def hold():
+        with work.turn(kind=kind):
+            release.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    time.sleep(0.05)
+    return holder
+
+
 def test_waiters_read_their_place_and_an_estimate_from_finished_jobs_of_each_kind():
     work = WorkQueue(1)
     with work.turn(kind="run"):
         time.sleep(0.05)
     assert 0.04 < work.mean_seconds("run") < 1.0 and work.mean_seconds("statistics") is None
     lines, release = [], threading.Event()
-
-    def hold():
-        with work.turn(kind="run"):
-            release.wait(5)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    time.sleep(0.05)
+    holder = _holding(work, "run", release)
     waiters = [threading.Thread(target=lambda kind=kind: work.turn(
         lambda d, t, desc: lines.append((kind, desc)), poll_s=0.01, kind=kind).__enter__().__exit__(None, None, None))
         for kind in ("run", "statistics")]
@@ -212,14 +217,7 @@ def test_waiters_read_their_place_and_an_estimate_from_finished_jobs_of_each_kin
 
 def test_an_estimate_waits_for_a_finished_job_of_the_kind_ahead():
     work, seen, release = WorkQueue(1), [], threading.Event()
-
-    def hold():
-        with work.turn(kind="statistics"):
-            release.wait(5)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    time.sleep(0.05)
+    holder = _holding(work, "statistics", release)
     with pytest.raises(StoppedError):
         with work.turn(lambda d, t, desc: seen.append(desc), should_stop=lambda: bool(seen), poll_s=0.01):
             pass

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sclora import data, readers
+from sclora import data
+from sclora import text as hygiene
 from sclora.answers import answer_matches, extract_math_answer, is_pirate_style, is_refusal, score_answer
 from sclora.data import BUNDLED_DATASETS, DataValidationError, Examples, bundled_dataset, load_examples, split_examples
 from sclora.errors import SCLoRAError
@@ -346,12 +347,12 @@ def test_txt_normalises_to_nfc(tmp_path):
 @pytest.mark.parametrize("text", ["\u200b", "\u200c\u200d", "\u2060", "\ufeff", "\u00ad", " \u3164 ", "\u0301",
                                   "\u2028\u2029", "\u180e", "\u2800", "\U000e0041", "", " \t\n"])
 def test_invisible_text(text):
-    assert readers.is_invisible(text)
+    assert hygiene.is_invisible(text)
 
 
 @pytest.mark.parametrize("text", ["a", "\u00e9", "\U0001f600", "\u00a0x", "\u200bx", "\u4e2d", "."])
 def test_visible_text(text):
-    assert not readers.is_invisible(text)
+    assert not hygiene.is_invisible(text)
 
 
 def test_invisible_alpaca_input_is_empty_and_not_appended(tmp_path):
@@ -403,7 +404,7 @@ def _nested(depth: int) -> str:
 
 @pytest.mark.parametrize("fmt", ["jsonl", "json"])
 def test_nesting_limit_is_exact(tmp_path, fmt):
-    limit = readers.MAX_JSON_DEPTH
+    limit = hygiene.MAX_JSON_DEPTH
     outer = 1 if fmt == "json" else 0
     for depth, fragment in ((limit - outer, "expected a string, got a list"), (limit - outer + 1, "levels deep")):
         line = '{"text": ' + _nested(depth) + "}"
@@ -421,7 +422,7 @@ def test_brackets_inside_strings_do_not_count_as_nesting(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "txt"])
 def test_line_length_limit_is_exact(tmp_path, fmt):
-    limit = readers.MAX_LINE_CHARS
+    limit = hygiene.MAX_LINE_CHARS
     for extra, ok in ((0, True), (1, False)):
         path = tmp_path / f"l.{fmt}"
         if fmt == "jsonl":
@@ -443,14 +444,14 @@ def test_line_length_limit_is_exact(tmp_path, fmt):
 def test_value_length_limit_applies_without_lines(tmp_path):
     """A .json array has no line limit, but every text value has the same one."""
     path = tmp_path / "v.json"
-    path.write_text(json.dumps([{"text": "y" * (readers.MAX_LINE_CHARS + 1)}]))
+    path.write_text(json.dumps([{"text": "y" * (hygiene.MAX_LINE_CHARS + 1)}]))
     with pytest.raises(DataValidationError, match="record 1, field 'text': the value is 131,073 characters long"):
         load_examples(path)
 
 
 def test_csv_cell_over_the_limit_across_lines(tmp_path):
     path = tmp_path / "m.csv"
-    half = "z" * (readers.MAX_LINE_CHARS // 2 + 10)
+    half = "z" * (hygiene.MAX_LINE_CHARS // 2 + 10)
     path.write_text(f'text\n"{half}\n{half}"\n')
     with pytest.raises(DataValidationError, match="a cell is longer than the limit of 131,072 characters"):
         load_examples(path)
@@ -473,7 +474,7 @@ def test_problems_per_chat_record_are_capped(tmp_path):
     path.write_text(json.dumps({"messages": [1] * 10_000}) + "\n")
     with pytest.raises(DataValidationError) as info:
         load_examples(path)
-    assert len(info.value.problems) == readers.MAX_PROBLEMS_PER_RECORD + 1
+    assert len(info.value.problems) == hygiene.MAX_PROBLEMS_PER_RECORD + 1
     assert "more messages have problems" in info.value.problems[-1]
 
 
@@ -482,7 +483,7 @@ def test_lines_that_are_not_utf8_are_capped(tmp_path):
     path.write_bytes(b'{"text": "caf\xe9"}\n' * 1000)
     with pytest.raises(DataValidationError) as info:
         load_examples(path)
-    assert len(info.value.problems) == readers.MAX_LISTED_LINES + 1
+    assert len(info.value.problems) == hygiene.MAX_LISTED_LINES + 1
     assert "the first 100 are listed" in info.value.problems[-1]
 
 

@@ -45,11 +45,12 @@ included, while its preserve loss rises far less.
 """
 # The default plan, prepared by the server ahead (explorer.prepare): LoRA, the residual init most often compared
 # with it, and SC-LoRA at the preserving end of β, each at the learning rate the science protocol matches.
-# 16 steps of 4 samples keep the whole plan within minutes on two CPU cores (docs/benchmarks.md); CorDA-KPM
-# is one tick away, but its own covariance pass doubles a run's time there.
+# 12 steps of 4 samples, 12 answers and 12 losses per set keep the first run within a minute and the whole plan
+# within five on two CPU cores (docs/benchmarks.md); CorDA-KPM is one tick away, but its own covariance pass
+# doubles a run's time there.
 DEFAULT_METHODS = ["lora", "pissa", "sclora"]
 DEFAULT_BETAS, DEFAULT_LRS, DEFAULT_LORA_FACTOR = "0.9", "2e-4", 10.0
-DEFAULT_STEPS, DEFAULT_RANK, DEFAULT_BATCH, DEFAULT_MAX_EVAL, DEFAULT_MAX_LOSS = 16, 8, 4, 16, 16
+DEFAULT_STEPS, DEFAULT_RANK, DEFAULT_BATCH, DEFAULT_MAX_EVAL, DEFAULT_MAX_LOSS = 12, 8, 4, 12, 12
 DEFAULT_SEED = 0
 # Limits that keep a shared server usable (README, "Limits"): runs per click, and steps per run on a CPU.
 MAX_RUNS_PER_CLICK = int(os.environ.get("SCLORA_MAX_RUNS", "12"))

@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from sclora import data, readers
+from sclora import text as hygiene
 from sclora.data import DataValidationError, load_examples
 from sclora.errors import SCLoRAError
 
@@ -103,12 +104,12 @@ def check_loaded(examples, max_records: int) -> None:
             assert roles[-1] == "assistant" and "user" in roles and "system" not in roles[1:], roles
         for text in _texts(record):
             assert isinstance(text, str) and text, record
-            assert not readers.is_invisible(text), f"invisible value loaded: {text!r}"
+            assert not hygiene.is_invisible(text), f"invisible value loaded: {text!r}"
             assert any(not ch.isspace() and unicodedata.category(ch) not in BLANK_CATEGORIES and ch not in BLANK_LETTERS
                        for ch in text), repr(text)
             assert unicodedata.is_normalized("NFC", text), repr(text)
             assert not CONTROL.search(text), f"control character loaded: {text!r}"
-            assert len(text) <= readers.MAX_LINE_CHARS
+            assert len(text) <= hygiene.MAX_LINE_CHARS
     assert examples.fingerprint == data.fingerprint_records(examples.records)
 
 
@@ -495,7 +496,7 @@ def test_nesting_is_refused_past_the_limit_and_only_there(fmt, depth, leaf, wher
         check_error(info.value, path.name)
         FILES["test_nesting_is_refused_past_the_limit_and_only_there"] += 1
     deep = [p for p in info.value.problems if "levels deep" in p]
-    if levels > readers.MAX_JSON_DEPTH:
+    if levels > hygiene.MAX_JSON_DEPTH:
         assert deep and "line" in deep[0], info.value.problems
     else:
         assert not deep, info.value.problems
@@ -510,9 +511,9 @@ def test_line_length_at_and_over_the_limit(fmt, over, line_no):
     rows = [{"text": f"line {i}"} for i in range(3)]
     text = render(fmt, rows).decode().splitlines()
     overhead = len(json.dumps({"text": ""})) if fmt == "jsonl" else 0
-    long_value = "y" * (readers.MAX_LINE_CHARS + over - overhead)
+    long_value = "y" * (hygiene.MAX_LINE_CHARS + over - overhead)
     long_line = json.dumps({"text": long_value}) if fmt == "jsonl" else long_value
-    assert len(long_line) == readers.MAX_LINE_CHARS + over
+    assert len(long_line) == hygiene.MAX_LINE_CHARS + over
     header = 1 if fmt in ("csv", "tsv") else 0
     text[header + line_no - 1] = long_line
     with scratch(f"long.{fmt}") as path:
@@ -523,7 +524,7 @@ def test_line_length_at_and_over_the_limit(fmt, over, line_no):
         else:
             assert examples is None
             with pytest.raises(DataValidationError, match=f"line {header + line_no}: the line is "
-                                                          f"{readers.MAX_LINE_CHARS + over:,} characters long"):
+                                                          f"{hygiene.MAX_LINE_CHARS + over:,} characters long"):
                 load_examples(path)
 
 
