@@ -9,7 +9,6 @@ import sys
 import pytest
 import torch
 
-from sclora import SCLoRAError
 from sclora.cli import main
 from sclora.distributed import collect_statistics_distributed, rank_and_world, shard
 from sclora.models import tiny_model

@@ -11,10 +11,8 @@ import copy
 import json
 import math
 import os
-import pickle
 import subprocess
 import sys
-import warnings
 
 import pytest
 import torch
