@@ -193,7 +193,8 @@ def cmd_compare(args) -> None:
     with _CtrlC() as stop:
         try:
             result = compare(model, tokenizer, finetune_ex, preserve_ex, methods=methods, betas=args.beta_list,
-                             lrs=args.lr_list, rank=args.rank, steps=args.steps, batch_size=args.batch_size,
+                             lrs=args.lr_list, lora_lr_factor=args.lora_lr_factor, rank=args.rank, steps=args.steps,
+                             batch_size=args.batch_size,
                              seed=args.seed, alpha=args.alpha, target_modules=args.target_modules,
                              max_samples=args.max_samples, max_length=args.max_length, max_eval=args.max_eval,
                              finetune_metric=args.finetune_metric, preserve_metric=args.preserve_metric,
@@ -408,6 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
             lr = p.add_mutually_exclusive_group()
             lr.add_argument("--lr", type=float, default=2e-4, help="one learning rate for every run")
             lr.add_argument("--lrs", default=None, help="comma-separated learning rates (each method as a front)")
+            p.add_argument("--lora-lr-factor", type=float, default=1.0,
+                           help="LoRA trains at this times each rate (the explorer uses 10: a like-with-like comparison)")
             p.add_argument("--out", required=True, help="folder for summary.csv and the run folders")
             p.set_defaults(func=cmd_compare)
         p.add_argument("--rank", type=int, default=8, help="LoRA rank r")

@@ -268,7 +268,8 @@ def run_folder_name(method: str, beta: float | None, lr: float) -> str:
     return f"{method}{beta_part}-lr{format_lr(lr)}"
 
 
-def compare(base_model, tokenizer, finetune, preserve, *, methods, betas=(0.5, 0.9), lrs=(2e-4,), rank: int = 8,
+def compare(base_model, tokenizer, finetune, preserve, *, methods, betas=(0.5, 0.9), lrs=(2e-4,),
+            lora_lr_factor: float = 1.0, rank: int = 8,
             steps: int = 50, batch_size: int = 8, seed: int = 0, alpha: float | None = None, target_modules=None,
             max_samples: int = 256, max_length: int = 256, heldout: float = 0.2, max_eval: int = DEFAULT_MAX_EVAL,
             max_loss: int | None = None,
@@ -277,7 +278,8 @@ def compare(base_model, tokenizer, finetune, preserve, *, methods, betas=(0.5, 0
             should_stop=None) -> CompareResult:
     """Fine-tune every (method, β, lr) from the same base and data; one table plus the run records.
 
-    ``finetune`` / ``preserve`` are ``Examples`` (split here, seeded, identically for every run).
+    ``finetune`` / ``preserve`` are ``Examples`` (split here, seeded, identically for every run); LoRA runs at
+    ``lora_lr_factor`` × each learning rate (:func:`plan_runs`).
     With ``out_dir``, each run is written to ``out_dir/<method>[-beta<β>]-lr<lr>/`` and the table
     to ``out_dir/summary.csv``. Trained models are dropped after each run unless ``keep_models``.
     ``on_event(kind, info)`` reports "stage" (desc), "progress" (done, total, desc: statistics),
@@ -287,7 +289,7 @@ def compare(base_model, tokenizer, finetune, preserve, *, methods, betas=(0.5, 0
     Raises :class:`SCLoRAError` if the base model's weights change at any point.
     """
     validate_rank(rank)
-    plan = plan_runs(list(methods), list(betas), list(lrs))
+    plan = plan_runs(list(methods), list(betas), list(lrs), lora_lr_factor)
     emit = on_event or (lambda kind, info: None)
     stop = should_stop or (lambda: False)
     checksum = model_checksum(base_model)
