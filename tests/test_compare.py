@@ -212,11 +212,13 @@ def test_cli_steps_zero_gives_an_adapter_that_answers_like_the_base(tiny, files,
 def test_cli_compare_and_generate(files, tmp_path):
     out = tmp_path / "cmp"
     argv = ["compare", "--model", "tiny-llama", "--finetune", str(files[0]), "--preserve", str(files[1]),
-            "--methods", "lora,sclora", "--betas", "0.5", "--lrs", "1e-3,1e-2", "--rank", "2", "--steps", "1",
-            "--max-samples", "8", "--max-length", "48", "--max-eval", "1", "--out", str(out)]
+            "--methods", "lora,sclora", "--betas", "0.5", "--lrs", "1e-3,1e-2", "--lora-lr-factor", "10", "--rank",
+            "2", "--steps", "1", "--max-samples", "8", "--max-length", "48", "--max-eval", "1", "--out", str(out)]
     assert main(argv) == 0
     with open(out / "summary.csv") as f:
-        assert len(list(csv.DictReader(f))) == 4
+        rows = list(csv.DictReader(f))
+    assert sorted(r["label"] for r in rows) == ["lora lr=1e-01", "lora lr=1e-02", "sclora β=0.5 lr=1e-02",
+                                                "sclora β=0.5 lr=1e-03"]  # LoRA at 10x each rate
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("What is 2 plus 2?\n\nName a city.\n")
     gen = tmp_path / "gen.jsonl"
