@@ -63,7 +63,7 @@ COLUMN_NAMES = {  # the results table as people read it
 }
 CHANGE_COLUMNS = {"run": "Run", "change": "Change", "prompt": "Prompt", "reference": "Reference",
                   "before": "Base model answered", "after": "This run answers"}
-UI_INTERVAL_S = 0.5  # the loss plot is redrawn at most this often
+UI_INTERVAL_S, PLOT_INTERVAL_S = 0.5, 2.0  # the status and the loss plot are redrawn at most this often
 
 
 def default_settings(max_length: int) -> dict:
@@ -196,9 +196,11 @@ def on_finetune(key, methods, betas_text, lrs_text, steps, rank, batch_size, max
     session = session_for(key)
     live: dict[str, list] = {}
     status = "Starting…"
-    # At most one update per UI_INTERVAL_S (runs somebody finished arrive at once: only the final one shows),
-    # and the tables rebuilt only when a run was added: a room asking for a prepared plan costs little.
-    last, shown, tables = time.monotonic(), -1, None
+    # The status at most every UI_INTERVAL_S (runs somebody finished arrive at once: only the final one shows);
+    # the loss plot at most every PLOT_INTERVAL_S and the tables only when a run was added: on a small machine
+    # every redraw takes CPU time from the run being trained.
+    last = plotted = time.monotonic()
+    shown = -1
     try:
         for event, plan in run_plan(session, methods, betas_text, lrs_text, steps, rank, batch_size, max_eval,
                                     lora_factor):
@@ -213,13 +215,17 @@ def on_finetune(key, methods, betas_text, lrs_text, steps, rank, batch_size, max
                 status = (f"{event[1].label} done: fine-tune loss {m['finetune_loss_after']:.3f}, preserve loss "
                           f"change {m['preserve_loss_change']:+.3f}" + (" (stopped early)" if m.get("stopped_early")
                                                                          else ""))
-            if event[0] not in ("stage", "wait", "run") or time.monotonic() - last < UI_INTERVAL_S:
+            now = time.monotonic()
+            if event[0] not in ("stage", "wait", "run") or now - last < UI_INTERVAL_S:
                 continue
             progress((done, len(plan)), desc=status, unit="runs")
-            if len(session.runs) != shown:
-                tables, shown = results(session), len(session.runs)
-            last = time.monotonic()
-            yield status, figures.loss_curves(loss_curves(session, live)), *tables
+            added = len(session.runs) != shown
+            tables = results(session) if added else (gr.skip(),) * 3
+            plot = gr.skip()
+            if added or now - plotted >= PLOT_INTERVAL_S:
+                plot, plotted = figures.loss_curves(loss_curves(session, live)), now
+            last, shown = now, len(session.runs)
+            yield status, plot, *tables
     except SCLoRAError as exc:
         raise user_error(exc) from exc
     table, scatter, changes = results(session)
