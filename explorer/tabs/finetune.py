@@ -35,13 +35,16 @@ about the method. LoRA therefore runs at a higher rate (the *LoRA factor*, 10× 
 brings its fine-tune loss to the others'. Read forgetting only between runs that learned about as much (similar
 fine-tune loss); give several learning rates to draw each method as a front in the trade-off plot.
 
-**What to look at.** Below the table, *Forgotten and learned* lists, per run, the preserve prompts the base
-model answered right and the run now gets wrong (both answers shown), and the fine-tune prompts it learned.
+**What to look at.** In the trade-off plot, lower-left is better: at the defaults SC-LoRA's point should sit
+left of LoRA's and PiSSA's (it learned as much or more) and below them (its preserve loss rose less), which is
+the paper's claim on this small scale. Below the table, *Forgotten and learned* lists, per run, the preserve
+prompts the base model answered right and the run now gets wrong (both answers shown), and the fine-tune
+prompts it learned: read the answers, not only the counts, which on a dozen prompts differ by chance.
 *Preserve multiple choice* asks each knowledge question with three wrong answers and counts the right one
-scored best, as knowledge benchmarks do: it moves less than free answers and is less fooled by style.
-SC-LoRA keeps the output directions the preserve data use; it does not stop a new behaviour from showing up
-on preserve prompts: fine-tune on `pirate` and every method answers knowledge questions like a pirate, SC-LoRA
-included, while its preserve loss rises far less.
+scored best, as knowledge benchmarks do; it hardly moves in so short a fine-tune, for any method (the science
+protocol, `docs/results.md`, finds the same). SC-LoRA keeps the output directions the preserve data use; it does
+not stop a new behaviour from showing up on preserve prompts: fine-tune on `pirate` and every method answers
+knowledge questions like a pirate, SC-LoRA included, while its preserve loss rises far less.
 """
 # The default plan, prepared by the server ahead (explorer.prepare): LoRA, the residual init most often compared
 # with it, and SC-LoRA at the preserving end of β, each at the learning rate the science protocol matches.
