@@ -114,13 +114,13 @@ def block_lines(runs: list[dict]) -> list[str]:
         lines.append(f"| a room on the default plan (once everything is prepared: every table within "
                      f"{s['prepared_last_table_s']:.1f} s) | {s['sessions']} | {s['max_first_run_s']:.0f} s at most | "
                      f"{s['last_table_s']:.0f} s | {s['last_table_s'] / one['plan_s']:.2f}× |")
+    for s in (s for s in runs if s["scenario"] == "finetune-betas"):
+        lines.append(f"| each session its own β ({', '.join(OTHER_BETAS)}) | {s['sessions']} | "
+                     f"{s['max_first_run_s']:.0f} s at most ({s['max_first_run_s'] / one['first_run_s']:.2f}×) | "
+                     f"{s['min_plan_s']:.0f} s to {s['max_plan_s']:.0f} s | {s['max_plan_s'] / one['plan_s']:.2f}× |")
     table = one["per_session"][0].get("table")
     if table:  # what that session read: the default comparison itself
         lines += ["", "The default plan's results table, as that session got it:", "",
                   "| " + " | ".join(table["headers"]) + " |", "|" + "---|" * len(table["headers"])]
         lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table["data"]]
-    for s in (s for s in runs if s["scenario"] == "finetune-betas"):
-        lines.append(f"| each session its own β ({', '.join(OTHER_BETAS)}) | {s['sessions']} | "
-                     f"{s['max_first_run_s']:.0f} s at most ({s['max_first_run_s'] / one['first_run_s']:.2f}×) | "
-                     f"{s['min_plan_s']:.0f} s to {s['max_plan_s']:.0f} s | {s['max_plan_s'] / one['plan_s']:.2f}× |")
     return lines

@@ -164,23 +164,25 @@ def bench_evaluation(ctx: Context) -> dict:
     """One run's held-out evaluation as the Fine-tune tab does it, against the same questions answered with
     ``generate()`` a training batch at a time and the losses of every held-out record (the plain way)."""
     from explorer.tabs import finetune as tab
+    from explorer.tabs.data import DEFAULT_LENGTH
     from sclora.compare import evaluate_data, prepare_data
     from sclora.data import bundled_dataset
     from sclora.evaluate import MAX_NEW_TOKENS, heldout_loss
     from sclora.generation import generate
     from sclora.tokens import qa_pairs
 
+    # The tab's own sequence length: a shorter one can cut a held-out record before its answer.
     data = prepare_data(bundled_dataset("math"), bundled_dataset("knowledge"), ctx.tok, max_samples=8,
-                        max_length=ctx.args.max_length)
+                        max_length=DEFAULT_LENGTH)
     n = tab.DEFAULT_MAX_EVAL
 
     def tab_evaluation():
-        evaluate_data(ctx.model, ctx.tok, data, max_length=ctx.args.max_length, batch_size=tab.DEFAULT_BATCH,
+        evaluate_data(ctx.model, ctx.tok, data, max_length=DEFAULT_LENGTH, batch_size=tab.DEFAULT_BATCH,
                       max_eval=n, max_loss=tab.DEFAULT_MAX_LOSS)
 
     def plain_evaluation():
         for examples, metric in ((data.finetune_heldout, "math"), (data.preserve_heldout, "exact")):
-            heldout_loss(ctx.model, ctx.tok, examples, max_length=ctx.args.max_length, batch_size=tab.DEFAULT_BATCH)
+            heldout_loss(ctx.model, ctx.tok, examples, max_length=DEFAULT_LENGTH, batch_size=tab.DEFAULT_BATCH)
             generate(ctx.model, ctx.tok, [p for p, _ in qa_pairs(examples)[:n]], MAX_NEW_TOKENS[metric],
                      tab.DEFAULT_BATCH)
 

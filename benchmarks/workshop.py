@@ -38,6 +38,7 @@ OUT = ROOT / "benchmarks" / "workshop.json"
 START, END = "<!-- workshop:start -->", "<!-- workshop:end -->"
 HEATMAP_METRIC = "e− (share of C− energy touched)"
 FINETUNE = ("finetune-fresh", "finetune-room", "finetune-betas")
+ALONE = ("alone", "finetune-fresh")  # scenarios of one session
 
 
 def free_port() -> int:
@@ -379,7 +380,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--sessions must be at least 1")
     finetune_plan = [("finetune-fresh", 1), ("finetune-room", 4), ("finetune-room", 16), ("finetune-betas", 4)]
     plan = ([("alone", 1), ("room", 1), ("room", 4), ("room", 16), ("mixed", 4), ("bad", 16)] if args.all else
-            [] if args.finetune else [(args.scenario, 1 if args.scenario in ("alone", "finetune-fresh") else args.sessions)])
+            [] if args.finetune else [(args.scenario, 1 if args.scenario in ALONE else args.sessions)])
     plan += finetune_plan if args.all or args.finetune else []
     results = []
     for name, k in plan:
