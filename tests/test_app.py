@@ -177,6 +177,27 @@ def test_finetune_records_runs_table_and_plots(trained):
         assert run.path.is_relative_to(trained.folder)
 
 
+def test_the_finetune_handler_sends_only_what_changed_and_draws_a_room_s_plot_once(monkeypatch):
+    # A session watching a run somebody else trains sees the same status and curve many times a second: each
+    # message would cost the server CPU that the run needs, so only changes go out, and the plot of a curve
+    # that a room watches is drawn once for all of them.
+    label, curve = "lora lr=1e-02", [(1, 2.0), (2, 1.5)]
+
+    def watching(session, *args):
+        for _ in range(300):
+            yield ("wait", label, "Run 1 of 1: step 2/12, loss 1.5000", list(curve)), [("lora", None, 1e-2)]
+
+    monkeypatch.setattr(finetune, "run_plan", watching)
+    monkeypatch.setattr(finetune, "UI_INTERVAL_S", 0.0)
+    monkeypatch.setattr(finetune, "PLOT_INTERVAL_S", 0.0)
+    seen = [list(finetune.on_finetune(STORE.get(None).key, ["lora"], "", "1e-3", 2, 4, 4, 1,
+                                      progress=lambda *a, **k: None)) for _ in range(2)]
+    for messages in seen:
+        assert len(messages) == 2  # the first look, then the final one
+        assert [trace.y for trace in messages[0][1].data] == [(2.0, 1.5)]
+    assert seen[0][0][1] is seen[1][0][1]  # one figure for both sessions
+
+
 def test_stop_really_stops_a_finetune(ready):
     session = STORE.get(None)
     session.model_name, session.data, session.max_length = ready.model_name, ready.data, ready.max_length

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -66,7 +67,7 @@ COLUMN_NAMES = {  # the results table as people read it
 }
 CHANGE_COLUMNS = {"run": "Run", "change": "Change", "prompt": "Prompt", "reference": "Reference",
                   "before": "Base model answered", "after": "This run answers"}
-UI_INTERVAL_S, PLOT_INTERVAL_S = 0.5, 2.0  # the status and the loss plot are redrawn at most this often
+UI_INTERVAL_S, PLOT_INTERVAL_S = 1.0, 2.0  # the status and the loss plot are redrawn at most this often
 
 
 def default_settings(max_length: int) -> dict:
@@ -121,6 +122,17 @@ def loss_curves(session: Session, live: dict | None = None) -> dict:
     curves = {label: [(row["step"], row["loss"]) for row in run.loss_rows] for label, run in session.runs.items()}
     curves.update({label: points for label, points in (live or {}).items() if label not in curves})
     return curves
+
+
+@functools.lru_cache(maxsize=32)
+def _loss_figure(curves: tuple):
+    return figures.loss_curves(dict(curves))
+
+
+def loss_figure(curves: dict):
+    """The loss plot of ``curves``: drawn once for every session that watches the same runs (a room shares
+    them), read-only afterwards."""
+    return _loss_figure(tuple((label, tuple(map(tuple, points))) for label, points in curves.items()))
 
 
 def check_limits(plan: list, steps: int) -> None:
@@ -199,11 +211,11 @@ def on_finetune(key, methods, betas_text, lrs_text, steps, rank, batch_size, max
     session = session_for(key)
     live: dict[str, list] = {}
     status = "Starting…"
-    # The status at most every UI_INTERVAL_S (runs somebody finished arrive at once: only the final one shows);
-    # the loss plot at most every PLOT_INTERVAL_S and the tables only when a run was added: on a small machine
-    # every redraw takes CPU time from the run being trained.
+    # A message goes out only when something changed: the status at most every UI_INTERVAL_S, the loss plot at
+    # most every PLOT_INTERVAL_S (drawn once for everybody who watches the same runs), the tables when a run was
+    # added. A room of sessions watching one run would otherwise spend, on a small machine, the CPU the run needs.
     last = plotted = time.monotonic()
-    shown = -1
+    shown, shown_status, drawn = -1, None, None
     try:
         for event, plan in run_plan(session, methods, betas_text, lrs_text, steps, rank, batch_size, max_eval,
                                     lora_factor):
@@ -219,22 +231,25 @@ def on_finetune(key, methods, betas_text, lrs_text, steps, rank, batch_size, max
                           f"change {m['preserve_loss_change']:+.3f}" + (" (stopped early)" if m.get("stopped_early")
                                                                          else ""))
             now = time.monotonic()
-            if event[0] not in ("stage", "wait", "run") or now - last < UI_INTERVAL_S:
+            added = len(session.runs) != shown
+            curves = loss_curves(session, live)
+            redraw = added or (now - plotted >= PLOT_INTERVAL_S and curves != drawn)
+            if event[0] not in ("stage", "wait", "run") or not (
+                    added or redraw or (status != shown_status and now - last >= UI_INTERVAL_S)):
                 continue
             progress((done, len(plan)), desc=status, unit="runs")
-            added = len(session.runs) != shown
             tables = results(session) if added else (gr.skip(),) * 3
             plot = gr.skip()
-            if added or now - plotted >= PLOT_INTERVAL_S:
-                plot, plotted = figures.loss_curves(loss_curves(session, live)), now
-            last, shown = now, len(session.runs)
+            if redraw:
+                plot, plotted, drawn = loss_figure(curves), now, curves
+            last, shown, shown_status = now, len(session.runs), status
             yield status, plot, *tables
     except SCLoRAError as exc:
         raise user_error(exc) from exc
     table, scatter, changes = results(session)
     final = "Stopped: the runs finished so far are in the table." if session.stop.is_set() else (
         f"Done: {len(session.runs)} run(s).")
-    yield final, figures.loss_curves(loss_curves(session)), table, scatter, changes
+    yield final, loss_figure(loss_curves(session)), table, scatter, changes
 
 
 def on_stop(key):
