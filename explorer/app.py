@@ -26,6 +26,10 @@ def _refresh_runs(key):
     return generations.refresh_choices(key), export.refresh_choices(key)
 
 
+def _drop_session(key) -> None:
+    STORE.drop(key)
+
+
 def build_app(model_name: str = "bundled") -> gr.Blocks:
     engine.set_default_model(model_name)
     with gr.Blocks(title="SC-LoRA Explorer") as demo:
@@ -36,7 +40,10 @@ def build_app(model_name: str = "bundled") -> gr.Blocks:
         )
         # Holds only the browser session's key: the data, statistics and runs live in explorer.session.STORE,
         # which drops a session when its tab closes (delete_callback) or after SCLORA_SESSION_TTL idle seconds.
-        state = gr.State(None, delete_callback=STORE.drop)
+        # A plain function, not the bound STORE.drop: Gradio deep-copies the app's config (this callback
+        # included) for every page load, and a bound method would copy the whole store, every session's
+        # statistics with it.
+        state = gr.State(None, delete_callback=_drop_session)
         STORE.start_reaper()
         with gr.Tabs(elem_id="tabs"):
             with gr.Tab("1. Model & data", id="data", elem_id="tab-data"):

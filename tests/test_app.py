@@ -441,3 +441,30 @@ def test_eigensolves_in_a_worker_thread_use_one_thread_and_restore_the_count():
     assert seen == [1 if before > 1 else before, before] and torch.get_num_threads() == before
     with shared.one_thread_off_the_main_thread():  # the main thread keeps every thread
         assert torch.get_num_threads() == before
+
+
+def test_a_page_load_copies_no_session():
+    # Gradio deep-copies the app's config for every page load and client; anything reachable from it is copied
+    # too. A room of new connections once copied every session's statistics that way, until memory ran out.
+    from explorer.app import build_app
+    from explorer.session import SessionStore
+
+    found = []
+
+    def walk(obj, seen):
+        if id(obj) in seen:
+            return
+        seen.add(id(obj))
+        if isinstance(obj, SessionStore):
+            found.append(obj)
+        elif isinstance(obj, dict):
+            for value in obj.values():
+                walk(value, seen)
+        elif isinstance(obj, (list, tuple)):
+            for value in obj:
+                walk(value, seen)
+        elif hasattr(obj, "__self__"):
+            walk(obj.__self__, seen)
+
+    walk(build_app("tiny-llama").config, set())
+    assert not found, "the app's config reaches the session store"
