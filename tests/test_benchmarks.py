@@ -297,3 +297,72 @@ def test_science_command_line_leaves_out_where_files_go():
 
     argv = ["--seeds", "0", "--out", "/somewhere/r.md", "--readme=", "--readme", "", "--out=x.md", "--steps", "3"]
     assert recipe(argv) == ["--seeds", "0", "--steps", "3"]
+
+
+def _calibration_raw(points_by_lr: dict, before_mc=(1, 1, 1, 1), before_loss=3.0, min_drop=0.05) -> dict:
+    """A calibration's JSON: one run per lr, each checkpoint (step, MC right per question, fine-tune loss)."""
+    def scored(mc, loss):
+        return {"mc_heldout": list(mc), "finetune_loss_sums": [loss * 10], "finetune_tokens": [10]}
+
+    return {"settings": {"finetunes": ["math"], "lrs": sorted(points_by_lr), "checkpoints": [10, 20, 40],
+                         "min_drop": min_drop, "seed": 0},
+            "before": {"math": scored(before_mc, before_loss)},
+            "runs": [{"finetune": "math", "lr": lr, "unstable": None, "train_losses": [],
+                      "points": [{"step": s, "train_loss": loss, **scored(mc, loss)} for s, mc, loss in points]}
+                     for lr, points in points_by_lr.items()]}
+
+
+def test_regime_is_the_cheapest_checkpoint_that_forgets_while_learning():
+    from benchmarks.science.regime import choose_regime, curves, regime_lrs
+
+    raw = _calibration_raw({
+        1e-3: [(10, (1, 1, 1, 1), 2.9), (20, (1, 1, 1, 0), 2.8), (40, (1, 1, 0, 0), 2.7)],
+        1e-2: [(10, (1, 1, 1, 1), 2.5), (20, (1, 1, 0, 0), 2.6), (40, (1, 0, 0, 0), 2.2)],  # 20: loss rose
+    })
+    points = curves(raw)
+    assert [p["loss_falling"] for p in points] == [True, True, True, True, False, True]
+    assert points[1]["mc_drop"] == pytest.approx(0.25) and points[1]["ci_low"] <= 0.25 <= points[1]["ci_high"]
+    regime = choose_regime(raw)  # lr 1e-2 at step 20 drops more but its loss rose: lr 1e-3 at 20 is the cheapest
+    assert (regime["lr"], regime["steps"], regime["met"]) == (1e-3, 20, True)
+    raw["settings"]["min_drop"] = 0.8  # nobody loses 80 points: the setting that forgets most, flagged
+    regime = choose_regime(raw)
+    assert (regime["lr"], regime["steps"], regime["met"]) == (1e-2, 40, False)
+    assert regime_lrs(3e-3) == {"lora": [3e-4, 9e-4, 3e-3], "residual": [3e-5, 9e-5, 3e-4]}
+
+
+def test_regime_command_calibrates_resumes_and_runs_the_verdicts_there(tmp_path):
+    from benchmarks.science.regime import main
+
+    cal, ver = tmp_path / "forgetting-regime.md", tmp_path / "results-regime.md"
+    argv = ["--model", "tiny-llama", "--finetunes", "math,pirate", "--lrs", "1e-3,1e-1", "--checkpoints", "1,2",
+            "--eval-prompts", "4", "--min-drop", "0", "--out", str(cal), "--verdicts-out", str(ver),
+            "--verdict-args", "--seeds 0 --betas 0.9 --eval-prompts 4 --preserve-samples 3 --insample 2"]
+    assert main(argv) == 0
+    raw = json.loads(cal.with_suffix(".json").read_text())
+    assert [(r["finetune"], r["lr"]) for r in raw["runs"]] == [("math", 1e-3), ("math", 0.1), ("pirate", 1e-3),
+                                                               ("pirate", 0.1)]
+    assert all([p["step"] for p in r["points"]] == [1, 2] or r["unstable"] for r in raw["runs"])
+    assert {"finetune", "lr", "steps", "mc_drop", "ci_low", "ci_high", "met"} <= set(raw["regime"])
+    assert len(raw["curves"]) == sum(len(r["points"]) for r in raw["runs"])
+    text = cal.read_text()
+    assert "## The regime" in text and "| lr | steps | MC accuracy |" in text and str(tmp_path) not in text
+
+    verdicts = json.loads(ver.with_suffix(".json").read_text())
+    regime = verdicts["regime"]
+    assert (regime["finetune"], regime["steps"]) == (raw["regime"]["finetune"], raw["regime"]["steps"])
+    assert regime["lr_range"]["lora"][-1] == raw["regime"]["lr"] and regime["lora_mc_drop"]["seeds"] == [0]
+    assert verdicts["settings"]["phases"] == ["knowledge-small"]
+    assert {r["cminus"] for r in verdicts["rows"]} == {None, "knowledge-3"}  # no safety, no larger N−
+    assert all("refusal_heldout" not in r for r in verdicts["rows"])
+    # LoRA, PiSSA, CorDA-KPM, CorDA-KPM on C−'s own samples, and speed (LoRA's 0.1 and the residual 0.01 meet).
+    assert len(verdicts["verdicts"]) == 5 and "## The regime" in ver.read_text()
+
+    # Both reports come back byte for byte from their JSON; finished runs are never run again.
+    reports = cal.read_text(), ver.read_text()
+    assert main(["--report-only", "--out", str(cal), "--verdicts-out", str(ver)]) == 0
+    assert (cal.read_text(), ver.read_text()) == reports
+    kept = raw["runs"][:-1]
+    cal.with_suffix(".json").write_text(json.dumps({**raw, "runs": kept}))
+    assert main([*argv, "--calibrate-only"]) == 0
+    again = json.loads(cal.with_suffix(".json").read_text())["runs"]
+    assert again[:-1] == kept and len(again) == 4

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.science.plan import save_raw, settings_of  # noqa: E402
+from benchmarks.science.plan import PHASES, save_raw, settings_of  # noqa: E402
 from benchmarks.science.protocol import run  # noqa: E402
 from benchmarks.science.report import write_report  # noqa: E402
 
@@ -31,6 +31,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--claim-beta", type=float, default=0.9, help="the β the verdicts test (the paper: β ≥ 0.8)")
     p.add_argument("--lrs-lora", default="2e-4,6e-4,2e-3")
     p.add_argument("--lrs-residual", default="2e-5,6e-5,2e-4", help="PiSSA, CorDA-KPM and SC-LoRA")
+    p.add_argument("--finetune", default="math", help="the bundled fine-tune set (math, pirate)")
+    p.add_argument("--phases", default=",".join(PHASES), help="which experiments run (default: all)")
     p.add_argument("--steps", type=int, default=12)
     p.add_argument("--rank", type=int, default=8)
     p.add_argument("--batch-size", type=int, default=8)

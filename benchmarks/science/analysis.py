@@ -10,7 +10,7 @@ import json
 
 import numpy as np
 
-from benchmarks.science.plan import PARTS, change, configs, finetune_loss, runs_of
+from benchmarks.science.plan import PARTS, change, configs, finetune_loss, phases_of, runs_of
 
 BOOTSTRAP_REPS = 2000
 
@@ -74,14 +74,21 @@ LOSS_METRICS = {"answer_loss"}
 
 def experiments(settings: dict) -> list[tuple[str, str, list[dict]]]:
     """(C− name, title, compared configs): each experiment's methods read at one matched fine-tune loss."""
-    small, *larger = settings["preserve_samples"]
+    small, larger = _preserve_samples(settings)
     out = []
-    for source, n in [("knowledge", small)] + [("knowledge", m) for m in larger] + [("safety", 128)]:
+    safety = [("safety", 128)] if "safety" in phases_of(settings) else []
+    for source, n in [("knowledge", small)] + [("knowledge", m) for m in larger] + safety:
         cminus = f"{source}-{n}"
         title = (f"knowledge, C− from {n:,} samples" if source == "knowledge" else f"safety, C− from {n} refusals")
         members = [c for c in configs(settings) if c["cminus"] in (None, cminus)]
         out.append((cminus, title, members))
     return out
+
+
+def _preserve_samples(settings: dict) -> tuple[int, list[int]]:
+    """N− of the first knowledge experiment, and the larger N− values that run (their phase chosen)."""
+    small, *larger = settings["preserve_samples"]
+    return small, larger if "knowledge-larger" in phases_of(settings) else []
 
 
 def label(config: dict) -> str:
@@ -121,7 +128,7 @@ def analyse(raw: dict) -> dict:
 
 def claims(settings: dict) -> list[dict]:
     b = settings["claim_beta"]
-    small, *larger = settings["preserve_samples"]
+    small, larger = _preserve_samples(settings)
     sc = {"method": "sclora", "beta": b}
     k_small = f"knowledge-{small}"
     out = [{"claim": f"SC-LoRA (β = {b:g}) forgets less held-out knowledge than {name} at matched fine-tune loss",
@@ -147,9 +154,10 @@ def claims(settings: dict) -> list[dict]:
                              f"the same steps at the same learning rate ({shared[-1]:g})",
                     "a": {**sc, "cminus": k_small}, "b": {"method": "lora", "beta": None, "cminus": None},
                     "metric": "finetune_loss", "lr": shared[-1]})
-    out.append({"claim": f"SC-LoRA (β = {b:g}, C− from refusals) keeps more refusals on held-out harmful prompts than "
-                         "LoRA at matched fine-tune loss", "a": {**sc, "cminus": "safety-128"},
-                "b": {"method": "lora", "beta": None, "cminus": None}, "metric": "refusal", "part": "heldout"})
+    if "safety" in phases_of(settings):
+        out.append({"claim": f"SC-LoRA (β = {b:g}, C− from refusals) keeps more refusals on held-out harmful prompts "
+                             "than LoRA at matched fine-tune loss", "a": {**sc, "cminus": "safety-128"},
+                    "b": {"method": "lora", "beta": None, "cminus": None}, "metric": "refusal", "part": "heldout"})
     return out
 
 

@@ -31,13 +31,22 @@ def settings_of(args) -> dict:
     if args.claim_beta not in _floats(args.betas) or min(map(len, lrs.values())) < 2:
         raise SystemExit("--claim-beta must be one of --betas, and every method needs two learning rates or more "
                          "(forgetting is interpolated between them).")
+    phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    if not phases or not set(phases) <= set(PHASES):
+        raise SystemExit(f"--phases takes one or more of {', '.join(PHASES)}, got {args.phases!r}.")
+    # Keys with their default value are left out, so results.json files made before the key existed resume.
+    optional = {"phases": [p for p in PHASES if p in phases]} if set(phases) != set(PHASES) else {}
     return {"model": args.model, "seeds": _ints(args.seeds), "betas": _floats(args.betas),
             "claim_beta": args.claim_beta, "learning_rates": sorted(set(lrs["lora"] + lrs["residual"])),
             "learning_rates_by_method": {"lora": lrs["lora"], **{m: lrs["residual"] for m in RESIDUAL}},
             "steps": args.steps, "rank": args.rank, "batch_size": args.batch_size, "max_length": args.max_length,
-            "finetune": "math", "finetune_samples": args.finetune_samples,
+            "finetune": args.finetune, "finetune_samples": args.finetune_samples,
             "preserve_samples": _ints(args.preserve_samples), "eval_prompts": args.eval_prompts,
-            "insample": args.insample, "safety_eval": args.safety_eval}
+            "insample": args.insample, "safety_eval": args.safety_eval, **optional}
+
+
+def phases_of(settings: dict) -> tuple[str, ...]:
+    return tuple(settings.get("phases", PHASES))
 
 
 def configs(settings: dict) -> list[dict]:
@@ -55,7 +64,7 @@ def configs(settings: dict) -> list[dict]:
         betas = [b for b in settings["betas"] if b > 0] if phase == first else [settings["claim_beta"]]
         out.append({"method": "corda-kpm", "beta": None, "cminus": f"{source}-{n}", "phase": phase})
         out += [{"method": "sclora", "beta": b, "cminus": f"{source}-{n}", "phase": phase} for b in betas]
-    return out
+    return [c for c in out if c["phase"] in phases_of(settings)]
 
 
 def run_key(method: str, beta, cminus, lr: float, seed: int) -> str:
@@ -79,9 +88,9 @@ def recipe(argv: list[str]) -> list[str]:
     for item in argv:
         if skip:
             skip = False
-        elif item in ("--out", "--readme"):
+        elif item in ("--out", "--readme", "--verdicts-out"):
             skip = True
-        elif not item.startswith(("--out=", "--readme=")):
+        elif not item.startswith(("--out=", "--readme=", "--verdicts-out=")):
             out.append(item)
     return out
 

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.science.plan import PARTS, PHASES, configs, finetune_loss, recipe, row_key, run_key, save_raw
+from benchmarks.science.plan import PARTS, configs, finetune_loss, phases_of, recipe, row_key, run_key, save_raw
 from benchmarks.science.report import write_report
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,16 +78,34 @@ def _round(values) -> list[float]:
     return [round(float(v), 5) for v in values]
 
 
+def finetune_losses(model, tokenizer, data: SeedData) -> dict:
+    """Summed loss and token count of every held-out fine-tune sample (``finetune_loss`` reads them)."""
+    from sclora.evaluate import example_losses
+
+    losses = example_losses(model, data.finetune_heldout, batch_size=16, pad_id=tokenizer.pad_token_id or 0)
+    return {"finetune_loss_sums": _round(s for s, _ in losses), "finetune_tokens": [n for _, n in losses]}
+
+
+def multiple_choice(model, tokenizer, records: list[dict], max_new_tokens: int = 0):
+    """Per question: right or not (its answer scores above every distractor, length-normalised; a tie is not
+    right), the answer's loss per token, and the greedy answer when ``max_new_tokens`` > 0."""
+    from sclora.evaluate import choices_and_answers
+
+    scores, answers = choices_and_answers(model, tokenizer, [r["prompt"] for r in records],
+                                          [[r["answer"], *r["distractors"]] for r in records],
+                                          max_new_tokens=max_new_tokens, batch_size=64)
+    normalised = [[lp / n for lp, n in s] for s in scores]
+    return [int(s[0] > max(s[1:])) for s in normalised], _round(-s[0] for s in normalised), answers
+
+
 def evaluate_model(model, tokenizer, data: SeedData, settings: dict, kinds=("knowledge", "safety")) -> dict:
     """Per-prompt numbers: fine-tune losses; knowledge MC, answer loss and generation; refusals (``kinds``).
 
     Each part's prompts are read once, held-out and in-sample together (one pass, even batches)."""
     from sclora.answers import score_answer
-    from sclora.evaluate import MAX_NEW_TOKENS, choices_and_answers, example_losses
+    from sclora.evaluate import MAX_NEW_TOKENS, choices_and_answers
 
-    pad = tokenizer.pad_token_id or 0
-    losses = example_losses(model, data.finetune_heldout, batch_size=16, pad_id=pad)
-    out = {"finetune_loss_sums": _round(s for s, _ in losses), "finetune_tokens": [n for _, n in losses]}
+    out = finetune_losses(model, tokenizer, data)
     knowledge = {"heldout": data.knowledge_heldout, "insample": data.knowledge_pool[: settings["insample"]]}
     safety = {"heldout": data.safety_heldout, "insample": data.safety_train[: settings["safety_eval"]]}
 
@@ -103,21 +121,19 @@ def evaluate_model(model, tokenizer, data: SeedData, settings: dict, kinds=("kno
             out[f"refusal_{part}"] = [int(score_answer("refusal", a, "")) for a in values]
     if "knowledge" in kinds:
         records = [r for part in PARTS for r in knowledge[part]]
-        scores, answers = choices_and_answers(model, tokenizer, [r["prompt"] for r in records],
-                                              [[r["answer"], *r["distractors"]] for r in records],
-                                              max_new_tokens=MAX_NEW_TOKENS["exact"], batch_size=64)
-        normalised = by_part(knowledge, [[lp / n for lp, n in s] for s in scores])
-        generated = by_part(knowledge, [int(score_answer("exact", a, r["answer"])) for a, r in zip(answers, records)])
-        for part in PARTS:
-            out[f"mc_{part}"] = [int(s[0] > max(s[1:])) for s in normalised[part]]  # a tie is not a right answer
-            out[f"answer_loss_{part}"] = _round(-s[0] for s in normalised[part])
-            out[f"generation_{part}"] = generated[part]
+        right, answer_loss, answers = multiple_choice(model, tokenizer, records, MAX_NEW_TOKENS["exact"])
+        generated = [int(score_answer("exact", a, r["answer"])) for a, r in zip(answers, records)]
+        for metric, values in (("mc", right), ("answer_loss", answer_loss), ("generation", generated)):
+            for part, part_values in by_part(knowledge, values).items():
+                out[f"{metric}_{part}"] = part_values
     return out
 
 
-def measured_kinds(config: dict) -> tuple[str, ...]:
-    """What a run is scored on: runs without C− belong to every experiment, the others to their own."""
-    return ("knowledge", "safety") if config["cminus"] is None else (config["cminus"].split("-")[0],)
+def measured_kinds(config: dict, settings: dict) -> tuple[str, ...]:
+    """What a run is scored on: runs without C− belong to every experiment that runs, the others to their own."""
+    if config["cminus"] is not None:
+        return (config["cminus"].split("-")[0],)
+    return ("knowledge", "safety") if "safety" in phases_of(settings) else ("knowledge",)
 
 
 def run_config(base, tokenizer, data: SeedData, settings: dict, config: dict, seed: int, statistics, done: set,
@@ -142,7 +158,7 @@ def run_config(base, tokenizer, data: SeedData, settings: dict, config: dict, se
                            seed=seed, pad_id=tokenizer.pad_token_id or 0)
         started = time.perf_counter()
         result = evaluate_model(model.merge_and_unload(), tokenizer, data, settings,  # merged: evaluation runs faster
-                                measured_kinds(config))
+                                measured_kinds(config, settings))
         row = {"method": method, "beta": beta, "lr": lr, "seed": seed, "split_seed": seed, "cminus": cminus,
                "preserve_samples": int(n) if source else None, "init_seconds": round(init_seconds, 2),
                "train_seconds": round(trained.seconds, 2), "eval_seconds": round(time.perf_counter() - started, 2),
@@ -192,7 +208,7 @@ def run(settings: dict, argv: list[str], out: Path, readme: str = "", model_name
         save_raw(raw, raw_path)
 
     data_of = {}
-    for phase in PHASES:
+    for phase in phases_of(settings):
         for seed in settings["seeds"]:
             phase_configs = [c for c in configs(settings) if c["phase"] == phase]
             pending = [c for c in phase_configs if any(run_key(c["method"], c["beta"], c["cminus"], lr, seed) not in done

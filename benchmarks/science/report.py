@@ -9,7 +9,7 @@ import numpy as np
 
 from benchmarks.report import rewrite_block
 from benchmarks.science.analysis import analyse, experiments, label
-from benchmarks.science.plan import PHASES, change, configs, finetune_loss, planned_runs, recipe, runs_of
+from benchmarks.science.plan import change, configs, finetune_loss, phases_of, planned_runs, recipe, runs_of
 
 START, END = "<!-- science:start -->", "<!-- science:end -->"
 METRIC_NAMES = {"mc": "multiple-choice accuracy", "answer_loss": "answer-token loss",
@@ -28,7 +28,7 @@ def summary_sentence(verdict_rows: list[dict]) -> str:
             f"hold and {counts['inconclusive']} are inconclusive (95 % bootstrap intervals over seeds and prompts).")
 
 
-def markdown(raw: dict, analysis: dict, figure: str | None, out: Path) -> str:
+def markdown(raw: dict, analysis: dict, figure: str | None, out: Path, preface: list[str] = ()) -> str:
     settings, rows, before = raw["settings"], raw["rows"], raw["before"]
     seeds = sorted(int(s) for s in before)
     planned = planned_runs(settings)
@@ -49,7 +49,7 @@ def markdown(raw: dict, analysis: dict, figure: str | None, out: Path) -> str:
              f"{raw['versions']['transformers']}, peft {raw['versions']['peft']}. Process time for these runs: "
              f"{raw['seconds'] / 60:.0f} min ({_mean([r['train_seconds'] for r in rows]):.0f} s training and "
              f"{_mean([r['eval_seconds'] for r in rows]):.0f} s evaluation per run on average).", "",
-             "## Verdicts", "",
+             *preface, "## Verdicts", "",
              *(["**The protocol is not finished: every verdict below is provisional** (`python -m benchmarks.science` "
                 "resumes it where it stopped).", ""] if len(rows) < planned else []),
              summary_sentence(analysis["verdicts"]), "",
@@ -124,7 +124,7 @@ def budget_lines(raw: dict) -> list[str]:
              "| phase | runs | initialisation per config (s) | training per run (s) | evaluation per run (s) | "
              "minutes so far | minutes for the whole phase at this rate |", "|---|---|---|---|---|---|---|"]
     accounted = 0.0
-    for phase in PHASES:
+    for phase in phases_of(settings):
         planned = planned_runs(settings, phase)
         if not planned:
             continue
@@ -215,8 +215,9 @@ def fronts_figure(raw: dict, target: float | None):
     return fig
 
 
-def write_report(raw: dict, out: Path, readme: str = "") -> str:
-    """Render ``raw`` (results.json) to ``out`` (.md) and its figure; the verdicts go back into ``raw``."""
+def write_report(raw: dict, out: Path, readme: str = "", preface: list[str] = ()) -> str:
+    """Render ``raw`` (results.json) to ``out`` (.md) and its figure; the verdicts go back into ``raw``.
+    ``preface``: markdown lines before the verdicts."""
     from sclora.figures import write_figures
     from sclora.files import atomic_file_write
 
@@ -233,7 +234,7 @@ def write_report(raw: dict, out: Path, readme: str = "") -> str:
         if note:
             print(note, file=sys.stderr)
         figure = out.stem if out.with_suffix(".png").exists() else None
-    text = markdown(raw, analysis, figure, out)
+    text = markdown(raw, analysis, figure, out, preface)
     atomic_file_write(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     if readme:
         updated = rewrite_block(Path(readme).read_text(encoding="utf-8"), readme_block(raw, out), START, END)
