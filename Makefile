@@ -11,7 +11,7 @@ LOCK ?= 1
 STAMP := $(VENV)/.stamp-$(shell (cat $(REQS); echo "LOCK=$(LOCK)") | sha1sum | cut -c1-12)
 INSTALL_FROM := $(if $(filter 1,$(LOCK)),-r requirements.lock,-r requirements.txt -r requirements-dev.txt)
 
-.PHONY: setup lock run test fuzz bench bench-workshop bench-science clean
+.PHONY: setup lock run test fuzz bench bench-workshop bench-science bench-regime bench-scaling clean
 
 setup: $(STAMP)
 
@@ -50,6 +50,12 @@ bench-workshop: setup  # a room at once: K = 1, 4, 16 sessions, one alone, and m
 
 bench-science: setup
 	$(BIN)/python -m benchmarks.science
+
+bench-regime: setup  # where LoRA forgets (calibration), then the knowledge verdicts there (docs/forgetting-regime.md, docs/results-regime.md)
+	$(BIN)/python -m benchmarks.science.regime
+
+bench-scaling: setup  # time and memory against samples, length, width and depth up to a 1B shape (docs/scaling.md)
+	$(BIN)/python -m benchmarks.scaling
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -290,7 +290,8 @@ def _covariances(args) -> None:
     from .distributed import collect_statistics_distributed, init_from_environment, local_device, rank_and_world
     from .errors import check
     from .models import load_model
-    from .statistics import model_nbytes, predicted_nbytes, save_statistics, stored_widths
+    from .cost import statistics_cost
+    from .statistics import save_statistics, stored_widths
     from .tokens import tokenize_examples
 
     check(args.max_samples >= 1, f"--max-samples must be >= 1, got {args.max_samples}.")
@@ -317,13 +318,14 @@ def _covariances(args) -> None:
                   file=sys.stderr)
     counts = {role: len(v) for role, v in ids.items()}
     widths = stored_widths(model, args.modules, ids["finetune"][0])
-    need = predicted_nbytes(widths, counts, args.aggregate)
     if main_process:
-        d = max(widths)
-        print(f"memory: the statistics need about {need / 2**20:.1f} MiB (float64, {len(widths)} stored matrices "
-              f"per set, d up to {d}: N*d*8 bytes each when N <= d, else d*d*8; N = {counts['finetune']} + "
-              f"{counts['preserve']}) on top of the model ({model_nbytes(model) / 2**20:.1f} MiB)"
+        cost = statistics_cost(model, ids["finetune"], ids["preserve"], widths, batch_size=args.batch_size,
+                               aggregate=args.aggregate, world=world)
+        print(f"memory: the statistics need about {cost.statistics_bytes / 2**20:.1f} MiB (float64, {len(widths)} "
+              f"stored matrices per set, d up to {max(widths)}: N*d*8 bytes each when N <= d, else d*d*8; N = "
+              f"{counts['finetune']} + {counts['preserve']}) on top of the model ({cost.model_bytes / 2**20:.1f} MiB)"
               + (f", on each of {world} processes" if world > 1 else ""))
+        print(cost.describe())
     with _CtrlC() as stop:
         stats = collect_statistics_distributed(
             model, ids["finetune"], ids["preserve"], target_modules=args.modules, aggregate=args.aggregate,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -113,7 +114,7 @@ def _check_config(config) -> None:
 
 def get_sclora_model(model, lora_config=None, *, finetune=None, preserve=None, beta: float = 0.9,
                      statistics=None, subspaces=None, tokenizer=None, pad_token_id: int | None = None,
-                     batch_size: int = 8, adapter_name: str = ADAPTER, progress=None):
+                     batch_size: int = 8, adapter_name: str = ADAPTER, progress=None, announce_cost: bool = True):
     """Wrap ``model`` (in place, as ``peft.get_peft_model`` does) in a ``PeftModel`` with SC-LoRA adapters.
 
     Args:
@@ -136,6 +137,8 @@ def get_sclora_model(model, lora_config=None, *, finetune=None, preserve=None, b
             else 0; padding is masked, so its value does not change the result).
         batch_size: samples per forward pass of the statistics pass.
         progress: optional ``progress(done, total, desc)`` callback.
+        announce_cost: with data, print (to stderr, on the main process) the statistics pass's predicted time
+            on this device and memory before it starts (``sclora.cost``; one short probe forward).
 
     Returns:
         The ``PeftModel``, with ``sclora_method = "sclora"`` and ``sclora_initial_adapter`` set so that
@@ -176,10 +179,12 @@ def get_sclora_model(model, lora_config=None, *, finetune=None, preserve=None, b
             check(finetune is not None and preserve is not None, "SC-LoRA needs both finetune= and preserve= data.")
             if pad_token_id is None:
                 pad_token_id = getattr(tokenizer, "pad_token_id", None) or 0
+            finetune, preserve = token_lists(finetune, "fine-tune data"), token_lists(preserve, "preserve data")
+            if announce_cost:
+                _announce_cost(model, finetune, preserve, exact_patterns(targets), batch_size)
             statistics = collect_statistics_distributed(
-                model, token_lists(finetune, "fine-tune data"), token_lists(preserve, "preserve data"),
-                target_modules=exact_patterns(targets), batch_size=batch_size, pad_token_id=pad_token_id,
-                progress=progress)
+                model, finetune, preserve, target_modules=exact_patterns(targets), batch_size=batch_size,
+                pad_token_id=pad_token_id, progress=progress)
         elif isinstance(statistics, (str, os.PathLike)):
             statistics = load_statistics(statistics, model)
         check(isinstance(statistics, Statistics), "statistics must be a Statistics object or a covariance file.")
@@ -235,3 +240,15 @@ def _check_subspaces(model, targets, subspaces, rank) -> None:
         raise SCLoRAError(f"The subspaces have no entry for {len(missing)} target module(s), e.g. {missing[0]!r}: "
                           "compute them for the same model and modules.")
     check_q(model, targets, subspaces, rank)
+
+
+def _announce_cost(model, finetune: list[list[int]], preserve: list[list[int]], target_modules, batch_size: int):
+    from .cost import statistics_cost
+    from .distributed import rank_and_world
+    from .statistics import stored_widths
+
+    rank, world = rank_and_world()
+    if rank == 0 and finetune and preserve:
+        widths = stored_widths(model, target_modules, finetune[0])
+        cost = statistics_cost(model, finetune, preserve, widths, batch_size=batch_size, world=world)
+        print(f"SC-LoRA statistics of {len(finetune)} + {len(preserve)} samples: {cost.describe()}", file=sys.stderr)

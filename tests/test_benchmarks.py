@@ -366,3 +366,31 @@ def test_regime_command_calibrates_resumes_and_runs_the_verdicts_there(tmp_path)
     assert main([*argv, "--calibrate-only"]) == 0
     again = json.loads(cal.with_suffix(".json").read_text())["runs"]
     assert again[:-1] == kept and len(again) == 4
+
+
+def test_scaling_measures_each_point_in_its_own_process_and_renders_the_goals(tmp_path):
+    from benchmarks.scaling import main, plan, point_key
+    from benchmarks.scaling_report import AXES, exponent, ratios
+
+    out, page = tmp_path / "scaling.json", tmp_path / "scaling.md"
+    argv = ["--quick", "--axes", "samples,depth", "--out", str(out), "--page", str(page)]
+    assert main(argv) == 0
+    raw = json.loads(out.read_text())
+    assert [p["axis"] for p in raw["points"]] == ["samples", "samples", "depth", "depth"]
+    shared = [p for p in raw["points"] if point_key(p) == point_key(plan(True)[0])]
+    assert len(shared) == 2 and shared[0]["times"] == shared[1]["times"]  # measured once, read by both axes
+    for p in raw["points"]:
+        assert {"forward", "covariance", "sweep", "corda_kpm_init", "lora_step", "sclora_step"} <= set(p["times"])
+        assert p["memory"]["statistics_mib"] > 0 and p["predicted"]["seconds"] > 0 and p["first_pass_s"] > 0
+        assert p["predicted"]["statistics_mib"] == pytest.approx(p["memory"]["statistics_mib"])
+        assert set(ratios(p)) == {"covariance_vs_forward", "init_vs_corda", "step_vs_lora", "time_prediction",
+                                  "memory_prediction"}
+    text = page.read_text()
+    assert "## Fitted exponents" in text and "**samples per set N**" in text and "**layers**" in text
+    assert "**hidden size**" not in text and str(tmp_path) not in text
+    assert text.count("| 4 | ") >= 1 and "predicted / measured time" in text
+    # Resumable: measured points are kept, and the page comes back from the JSON alone.
+    assert main(argv) == 0 and json.loads(out.read_text())["points"] == raw["points"]
+    assert main([*argv, "--report-only"]) == 0 and page.read_text() == text
+    assert exponent([1, 2, 4], [3, 12, 48]) == pytest.approx(2.0) and exponent([1], [1]) is None
+    assert set(AXES) == {"samples", "length", "width", "depth"}

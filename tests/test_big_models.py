@@ -41,8 +41,10 @@ def test_covariances_prints_the_memory_it_needs_before_and_the_peak_after(tmp_pa
     assert main(_args("tiny-llama", 80, tmp_path / "c.safetensors", "--device", "cpu")) == 0
     out = capsys.readouterr().out.splitlines()
     before = next(i for i, line in enumerate(out) if line.startswith("memory: the statistics need about"))
+    predicted = next(i for i, line in enumerate(out) if line.startswith("predicted: about"))
     after = next(i for i, line in enumerate(out) if line.startswith("memory: measured peak"))
-    assert before < after
+    written = next(i for i, line in enumerate(out) if " modules, 80 + 80 samples" in line)
+    assert before < predicted < written < after and "on this device" in out[predicted]
     need = float(re.search(r"about ([\d.]+) MiB", out[before]).group(1))
     assert need == pytest.approx(load_statistics(tmp_path / "c.safetensors").nbytes() / 2**20, abs=0.06)
     assert float(re.search(r"peak ([\d.]+) MiB", out[after]).group(1)) > need

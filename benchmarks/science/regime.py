@@ -129,8 +129,9 @@ def _previous(points: list[dict]) -> int:
     return points[-1]["step"] if points else 0
 
 
-def calibrate(settings: dict, raw_path: Path, argv: list[str], torch_device=None) -> dict:
-    """Every (fine-tune set, learning rate) run not yet in ``raw_path``, each saved as it ends."""
+def calibrate(settings: dict, raw_path: Path, argv: list[str], torch_device=None, after_run=None) -> dict:
+    """Every (fine-tune set, learning rate) run not yet in ``raw_path``, each saved as it ends (then
+    ``after_run(raw)``, e.g. the report, so a run cut off later leaves one)."""
     from sclora.models import load_model
 
     raw = {"settings": settings, "argv": recipe(argv), "before": {}, "runs": [], "seconds": 0.0}
@@ -160,6 +161,8 @@ def calibrate(settings: dict, raw_path: Path, argv: list[str], torch_device=None
                 continue
             print(f"calibration: {name}, LoRA lr {lr:g} ...", file=sys.stderr, flush=True)
             raw["runs"].append(calibration_run(model, tokenizer, data, settings, name, raw["before"][name], lr))
+            if after_run is not None:
+                after_run(raw)
             save()
     return raw
 
@@ -389,7 +392,8 @@ def main(argv=None) -> int:
     if args.report_only:
         raw = json.loads(raw_path.read_text(encoding="utf-8"))
     else:
-        raw = calibrate(calibration_settings(args), raw_path, argv, args.device)
+        raw = calibrate(calibration_settings(args), raw_path, argv, args.device,
+                        after_run=lambda partial: write_calibration_report(partial, out))
     print(write_calibration_report(raw, out))
     save_raw(raw, raw_path)
     if args.calibrate_only or raw["regime"] is None:
