@@ -19,7 +19,10 @@ GOALS = {"covariance_vs_forward": 1.10, "init_vs_corda": 0.5, "time_prediction":
 
 
 def seconds(point: dict, name: str) -> float:
-    return point["sclora_init_s"] if name == "sclora_init" else point["times"][name]["median_s"]
+    """Median seconds of one measurement at ``point`` (NaN where it was not run)."""
+    if name == "sclora_init":
+        return point["sclora_init_s"]
+    return point["times"][name]["median_s"] if name in point["times"] else float("nan")
 
 
 def ratios(point: dict) -> dict:
@@ -55,9 +58,9 @@ def figure(raw: dict):
     from plotly.subplots import make_subplots
 
     axes = [a for a in AXES if axis_points(raw, a)]
-    fig = make_subplots(rows=2, cols=len(axes), horizontal_spacing=0.06, vertical_spacing=0.14,
-                        subplot_titles=[f"time against {AXES[a][0]}" for a in axes]
-                        + [f"memory against {AXES[a][0]}" for a in axes])
+    short = {"samples": "N", "length": "length", "width": "width", "depth": "depth"}
+    fig = make_subplots(rows=2, cols=len(axes), horizontal_spacing=0.07, vertical_spacing=0.2,
+                        subplot_titles=[f"time vs {short[a]}" for a in axes] + [f"memory vs {short[a]}" for a in axes])
     palette = dict(zip(TIMES, ["#7f7f7f", "#1f77b4", "#17becf", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e"]))
     for col, axis in enumerate(axes, start=1):
         points = axis_points(raw, axis)
@@ -78,11 +81,11 @@ def figure(raw: dict):
                                      name=label, legendgroup=key, showlegend=col == 1,
                                      line=dict(color="#444", dash=dash)), row=2, col=col)
         for row, unit in ((1, "seconds"), (2, "MiB")):
-            fig.update_xaxes(type="log", title_text=AXES[axis][0], row=row, col=col)
+            fig.update_xaxes(type="log", title_text=AXES[axis][0] if row == 2 else None, row=row, col=col)
             fig.update_yaxes(type="log", title_text=unit if col == 1 else None, row=row, col=col)
-    fig.update_layout(template="plotly_white", height=760, width=340 * len(axes) + 120,
-                      margin=dict(l=60, r=20, t=60, b=150),
-                      legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
+    fig.update_layout(template="plotly_white", height=820, width=360 * len(axes) + 120,
+                      margin=dict(l=60, r=20, t=60, b=190),
+                      legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0))
     return fig
 
 
@@ -145,6 +148,8 @@ def markdown(raw: dict, figure_name: str | None) -> str:
             r = ratios(p)
 
             def mark(name):
+                if r[name] != r[name]:
+                    return "not run (out of memory in PEFT)" if name == "init_vs_corda" else "–"
                 return f"{r[name]:.2f}" + (" ✓" if meets(name, r[name]) else "")
 
             lines.append(f"| {x_of(p)} | {_params(p['params'])} | {p['tokens']:,} | {seconds(p, 'forward'):.3g} | "
@@ -153,11 +158,22 @@ def markdown(raw: dict, figure_name: str | None) -> str:
                          f"= {mark('time_prediction')} | {_mib(p['predicted']['extra_mib'])} / "
                          f"{_mib(p['memory']['measured_extra_mib'])} = {mark('memory_prediction')} |")
         lines.append("")
-    lines += ["## The β sweep grows with the samples, not with d²", "",
-              "The sweep solves every β in the space the samples span (dimension ≤ N+ + N−, `sclora.subspace`), so "
-              "its time follows N, and the width enters only through products of d × N matrices: compare its "
-              "exponents above against N (samples axis) and against the hidden size d (width axis); a d × d "
-              "eigensolve would grow like d³.", ""]
+    skipped = [p for p in raw["points"] if "corda_kpm_init" not in p["times"]]
+    if skipped:
+        lines += [f"PEFT's CorDA-KPM is not run at {', '.join(sorted({_params(p['params']) for p in skipped}))} "
+                  "parameters: there it ran this machine out of memory (its per-layer covariances, inverses and "
+                  "SVDs beside a copy of the model), while the SC-LoRA initialisation ran.", ""]
+    def sweep_exponent(axis):
+        points = axis_points(raw, axis)
+        return _g(exponent([AXES[axis][1](p) for p in points], [seconds(p, "sweep") for p in points]))
+
+    lines += ["## What the β sweep grows with", "",
+              "Per module the sweep reads the N+ + N− token-summed samples and the layer's weight: it forms the "
+              "output factor F·Wᵀ (N × d_out, about N·d_in·d_out products in float64) and solves every β in the space "
+              "the samples span (dimension ≤ N+ + N−, `sclora.subspace`); it never eigendecomposes a d × d matrix. "
+              f"Measured exponents: {sweep_exponent('samples')} against N, {sweep_exponent('length')} against the "
+              f"sample length (the sweep never sees tokens), {sweep_exponent('width')} against the hidden size, "
+              "where the products with the weights, d² per sample, dominate.", ""]
     return "\n".join(lines) + "\n"
 
 

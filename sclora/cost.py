@@ -3,11 +3,12 @@
 - **Time.** The pass is one forward per batch (the hooks add a few per cent, ``benchmarks/scaling.py``
   measures how much), and a forward's time grows with the tokens it reads. So one short probe forward on
   this device gives seconds per token, and the pass's padded tokens (batches formed as the pass forms
-  them: sorted by length) give the total. The probe reads one row of up to 128 tokens, after one
-  warm-up call.
+  them: sorted by length) give the total. The probe reads one row of up to 128 tokens three times,
+  after one warm-up call, and keeps the fastest (one call alone can be slowed by anything else running).
 - **Memory** above the loaded model: the float64 statistics kept (``predicted_nbytes``) plus one batch's
-  activations at their peak (the logits over the vocabulary, the MLP's widest intermediates, one
-  attention score matrix, and the float64 copy a hook makes of the widest layer it reads).
+  activations at their peak (the logits over the vocabulary twice, as measured on CPU, the MLP's widest
+  intermediates, one attention score matrix, and the float64 copy a hook makes of the widest layer it
+  reads).
 
 ``benchmarks/scaling.py`` reports this prediction against the measurement at every point it measures.
 """
@@ -21,7 +22,7 @@ import torch
 
 from .statistics import input_device, model_nbytes, predicted_nbytes
 
-PROBE_TOKENS = 128
+PROBE_TOKENS, PROBE_REPEATS = 128, 3
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def activation_nbytes(model, rows: int, length: int, widest_stored: int) -> int:
     widest = max(_config_value(model, "intermediate_size", "n_inner", "ffn_dim", default=4 * hidden), hidden)
     heads = _config_value(model, "num_attention_heads", "n_head", default=1)
     tokens = rows * length
-    return (tokens * vocab * element                 # the logits
+    return (2 * tokens * vocab * element             # the logits, and the LM head's product before it (measured)
             + 3 * tokens * widest * element          # the MLP's intermediates (gate, up, their product)
             + rows * heads * length * length * 4     # one layer's attention scores
             + tokens * widest_stored * 8)            # a hook's float64 copy of what it reads
@@ -87,8 +88,8 @@ def activation_nbytes(model, rows: int, length: int, widest_stored: int) -> int:
 
 @torch.no_grad()
 def seconds_per_token(model, sample: list[int]) -> tuple[float, float]:
-    """Seconds per token of a plain forward on this device, from one probe of up to ``PROBE_TOKENS`` tokens of
-    ``sample`` (after a short warm-up call), and the seconds the probe took."""
+    """Seconds per token of a plain forward on this device, from the fastest of ``PROBE_REPEATS`` probes of up to
+    ``PROBE_TOKENS`` tokens of ``sample`` (after a short warm-up call), and the seconds the probes took."""
     device = input_device(model)
     probe = (list(sample) * (PROBE_TOKENS // max(1, len(sample)) + 1))[:PROBE_TOKENS]
     started = time.perf_counter()
@@ -97,10 +98,13 @@ def seconds_per_token(model, sample: list[int]) -> tuple[float, float]:
     try:
         model(input_ids=torch.tensor([probe[:16]], device=device), use_cache=False)
         _synchronize(device)
-        start = time.perf_counter()
-        model(input_ids=torch.tensor([probe], device=device), use_cache=False)
-        _synchronize(device)
-        per_token = (time.perf_counter() - start) / len(probe)
+        timings = []
+        for _ in range(PROBE_REPEATS):
+            start = time.perf_counter()
+            model(input_ids=torch.tensor([probe], device=device), use_cache=False)
+            _synchronize(device)
+            timings.append(time.perf_counter() - start)
+        per_token = min(timings) / len(probe)
     finally:
         model.train(was_training)
     return per_token, time.perf_counter() - started

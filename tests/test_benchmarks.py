@@ -370,7 +370,7 @@ def test_regime_command_calibrates_resumes_and_runs_the_verdicts_there(tmp_path)
 
 def test_scaling_measures_each_point_in_its_own_process_and_renders_the_goals(tmp_path):
     from benchmarks.scaling import main, plan, point_key
-    from benchmarks.scaling_report import AXES, exponent, ratios
+    from benchmarks.scaling_report import AXES, exponent, markdown, ratios
 
     out, page = tmp_path / "scaling.json", tmp_path / "scaling.md"
     argv = ["--quick", "--axes", "samples,depth", "--out", str(out), "--page", str(page)]
@@ -393,4 +393,8 @@ def test_scaling_measures_each_point_in_its_own_process_and_renders_the_goals(tm
     assert main(argv) == 0 and json.loads(out.read_text())["points"] == raw["points"]
     assert main([*argv, "--report-only"]) == 0 and page.read_text() == text
     assert exponent([1, 2, 4], [3, 12, 48]) == pytest.approx(2.0) and exponent([1], [1]) is None
+    # A point where PEFT's CorDA-KPM could not run says so instead of a ratio.
+    del raw["points"][-1]["times"]["corda_kpm_init"]
+    assert "not run (out of memory in PEFT)" in markdown(raw, None) and "ran this machine out of memory" in \
+        markdown(raw, None)
     assert set(AXES) == {"samples", "length", "width", "depth"}
