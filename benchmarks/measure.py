@@ -176,3 +176,17 @@ def git_commit(root: Path = ROOT) -> dict:
 
 def now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def without_paths(argv: list[str], flags: tuple[str, ...]) -> list[str]:
+    """A command's arguments without ``flags`` and their values: where the files go is not how they were made
+    (and may be a local path)."""
+    out, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item in flags:
+            skip = True
+        elif not item.startswith(tuple(f"{flag}=" for flag in flags)):
+            out.append(item)
+    return out

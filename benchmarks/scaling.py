@@ -281,7 +281,7 @@ def main(argv=None) -> int:
             raw = saved
     if not args.report_only:
         raw.update(machine=measure.machine(), versions=measure.versions(),
-                   command="python -m benchmarks.scaling" + ("".join(" " + a for a in argv if a != "--report-only")))
+                   command=" ".join(["python -m benchmarks.scaling", *measure.without_paths(argv, ("--out", "--page"))]))
         axes = {a.strip() for a in args.axes.split(",")}
         for point in plan(args.quick):
             measured = {(p["axis"], point_key(p)): p for p in raw["points"]}

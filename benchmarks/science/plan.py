@@ -82,17 +82,11 @@ def planned_runs(settings: dict, phase: str | None = None) -> int:
 
 
 def recipe(argv: list[str]) -> list[str]:
-    """The command without ``--out`` and ``--readme``: where the files go is not how they were made (and may
-    be a local path)."""
-    out, skip = [], False
-    for item in argv:
-        if skip:
-            skip = False
-        elif item in ("--out", "--readme", "--verdicts-out"):
-            skip = True
-        elif not item.startswith(("--out=", "--readme=", "--verdicts-out=")):
-            out.append(item)
-    return out
+    """The command without ``--out``, ``--readme`` and ``--verdicts-out``: where the files go is not how they
+    were made (and may be a local path)."""
+    from benchmarks.measure import without_paths
+
+    return without_paths(argv, ("--out", "--readme", "--verdicts-out"))
 
 
 # --------------------------------------------------------------------------- a run's record
