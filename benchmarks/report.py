@@ -316,3 +316,14 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def figure_beside(figure, page: Path) -> str | None:
+    """``figure`` as ``<page stem>.html`` and, where it can be drawn, ``.png`` beside ``page``; the stem when the
+    PNG is there (a page embeds it), else None."""
+    from sclora.figures import write_figures
+
+    _, note = write_figures({page.stem: figure}, page.parent, plotlyjs="cdn")
+    if note:
+        print(note, file=sys.stderr)
+    return page.stem if page.with_suffix(".png").exists() else None

@@ -106,15 +106,7 @@ LOCAL_OPTIONS = ("--out", "--readme")  # where files go, not what was measured: 
 
 def portable_argv(argv: list[str]) -> list[str]:
     """``argv`` without the options that name local paths, so the record holds none of this machine's."""
-    out, skip = [], False
-    for item in argv:
-        if skip:
-            skip = False
-        elif item in LOCAL_OPTIONS:
-            skip = True
-        elif item.split("=", 1)[0] not in LOCAL_OPTIONS:
-            out.append(item)
-    return out
+    return measure.without_paths(argv, LOCAL_OPTIONS)
 
 
 def run(args, argv: list[str]) -> dict:

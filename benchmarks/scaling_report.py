@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -178,16 +177,10 @@ def markdown(raw: dict, figure_name: str | None) -> str:
 
 
 def write_report(raw: dict, page: Path) -> str:
-    from sclora.figures import write_figures
+    from benchmarks.report import figure_beside
     from sclora.files import atomic_file_write
 
-    figure_name = None
-    if raw["points"]:
-        _, note = write_figures({page.stem: figure(raw)}, page.parent, plotlyjs="cdn")
-        if note:
-            print(note, file=sys.stderr)
-        figure_name = page.stem if page.with_suffix(".png").exists() else None
-    text = markdown(raw, figure_name)
     page.parent.mkdir(parents=True, exist_ok=True)
+    text = markdown(raw, figure_beside(figure(raw), page) if raw["points"] else None)
     atomic_file_write(page, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return text

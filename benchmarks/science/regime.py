@@ -307,15 +307,10 @@ def calibration_figure(raw: dict):
 
 
 def write_calibration_report(raw: dict, out: Path) -> str:
-    from sclora.figures import write_figures
+    from benchmarks.report import figure_beside
     from sclora.files import atomic_file_write
 
-    figure = None
-    if raw["runs"]:
-        _, note = write_figures({out.stem: calibration_figure(raw)}, out.parent, plotlyjs="cdn")
-        if note:
-            print(note, file=sys.stderr)
-        figure = out.stem if out.with_suffix(".png").exists() else None
+    figure = figure_beside(calibration_figure(raw), out) if raw["runs"] else None
     raw["regime"] = choose_regime(raw)
     raw["curves"] = curves(raw)
     text = calibration_markdown(raw, figure, out)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.report import rewrite_block
+from benchmarks.report import figure_beside, rewrite_block
 from benchmarks.science.analysis import analyse, experiments, label
 from benchmarks.science.plan import change, configs, finetune_loss, phases_of, planned_runs, recipe, runs_of
 
@@ -218,7 +217,6 @@ def fronts_figure(raw: dict, target: float | None):
 def write_report(raw: dict, out: Path, readme: str = "", preface: list[str] = ()) -> str:
     """Render ``raw`` (results.json) to ``out`` (.md) and its figure; the verdicts go back into ``raw``.
     ``preface``: markdown lines before the verdicts."""
-    from sclora.figures import write_figures
     from sclora.files import atomic_file_write
 
     analysis = analyse(raw)
@@ -228,12 +226,7 @@ def write_report(raw: dict, out: Path, readme: str = "", preface: list[str] = ()
                             for v in analysis["other_metrics"]]
     raw["target_finetune_loss"] = analysis["target"]
     raw["matched"] = analysis["matched"]
-    figure = None
-    if raw["rows"]:
-        _, note = write_figures({out.stem: fronts_figure(raw, analysis["target"])}, out.parent, plotlyjs="cdn")
-        if note:
-            print(note, file=sys.stderr)
-        figure = out.stem if out.with_suffix(".png").exists() else None
+    figure = figure_beside(fronts_figure(raw, analysis["target"]), out) if raw["rows"] else None
     text = markdown(raw, analysis, figure, out, preface)
     atomic_file_write(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     if readme:
