@@ -173,8 +173,6 @@ def run(settings: dict, argv: list[str], out: Path, readme: str = "", model_name
         torch_device: str | None = None) -> None:
     """Every run of the plan not yet in ``out``'s .json, phase by phase and seed by seed, saving each as it
     ends; the report (and the README block when ``readme`` is given) rendered after each phase and seed."""
-    import torch
-
     from sclora.models import load_model, model_checksum
     from sclora.runs import library_versions
     from sclora.statistics import collect_statistics
@@ -188,11 +186,7 @@ def run(settings: dict, argv: list[str], out: Path, readme: str = "", model_name
         raw.update(before=saved["before"], rows=saved["rows"], seconds=saved["seconds"], device=saved.get("device"))
     started, spent = time.perf_counter(), raw["seconds"]
     model, tokenizer = load_model(model_name, device=torch_device)
-    device = str(next(model.parameters()).device)
-    if device == "cpu":
-        device = f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-    elif device.startswith("cuda"):
-        device = f"GPU ({torch.cuda.get_device_name(torch.device(device))})"
+    device = device_name(model)
     if raw["rows"] and _device_kind(raw.get("device") or device) != _device_kind(device):
         # Training runs in bfloat16 on a GPU and float32 on a CPU, and the budget is per device: never mix them.
         raise SystemExit(f"{raw_path} holds runs made on {raw['device']}; resume it there, or give another --out.")
@@ -239,6 +233,18 @@ def run(settings: dict, argv: list[str], out: Path, readme: str = "", model_name
         data_of.clear()
     print(write_report(raw, out, readme))
     save_raw(raw, raw_path)
+
+
+def device_name(model) -> str:
+    """Where ``model`` runs, as the reports name it: the CPU and its threads, or the GPU's name."""
+    import torch
+
+    device = str(next(model.parameters()).device)
+    if device == "cpu":
+        return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    if device.startswith("cuda"):
+        return f"GPU ({torch.cuda.get_device_name(torch.device(device))})"
+    return device
 
 
 def _device_kind(device: str) -> str:
