@@ -331,11 +331,13 @@ def test_regime_is_the_cheapest_checkpoint_that_forgets_while_learning():
 
 
 def test_regime_command_calibrates_resumes_and_runs_the_verdicts_there(tmp_path):
-    from benchmarks.science.regime import main
+    from benchmarks.science.regime import END, START, main
 
-    cal, ver = tmp_path / "forgetting-regime.md", tmp_path / "results-regime.md"
+    cal, ver, readme = tmp_path / "forgetting-regime.md", tmp_path / "results-regime.md", tmp_path / "README.md"
+    readme.write_text(f"# Title\n\n{START}\nstale\n{END}\n")
     argv = ["--model", "tiny-llama", "--finetunes", "math,pirate", "--lrs", "1e-3,1e-1", "--checkpoints", "1,2",
             "--eval-prompts", "4", "--min-drop", "0", "--out", str(cal), "--verdicts-out", str(ver),
+            "--readme", str(readme),
             "--verdict-args", "--seeds 0 --betas 0.9 --eval-prompts 4 --preserve-samples 3 --insample 2"]
     assert main(argv) == 0
     raw = json.loads(cal.with_suffix(".json").read_text())
@@ -356,11 +358,16 @@ def test_regime_command_calibrates_resumes_and_runs_the_verdicts_there(tmp_path)
     assert all("refusal_heldout" not in r for r in verdicts["rows"])
     # LoRA, PiSSA, CorDA-KPM, CorDA-KPM on C−'s own samples, and speed (LoRA's 0.1 and the residual 0.01 meet).
     assert len(verdicts["verdicts"]) == 5 and "## The regime" in ver.read_text()
+    # The README's block: the regime with LoRA's drop beside the verdicts, its links from the README's folder.
+    block = readme.read_text()
+    assert "stale" not in block and "[docs/forgetting-regime.md](docs/forgetting-regime.md)" in block
+    assert "LoRA at lr" in block and block.count("| **") == 5 and "python -m benchmarks.science.regime" in block
+    assert "docs/results-regime.json" in block and "[docs/results-regime.md](docs/results-regime.md)" in block
 
     # Both reports come back byte for byte from their JSON; finished runs are never run again.
-    reports = cal.read_text(), ver.read_text()
-    assert main(["--report-only", "--out", str(cal), "--verdicts-out", str(ver)]) == 0
-    assert (cal.read_text(), ver.read_text()) == reports
+    reports = cal.read_text(), ver.read_text(), block
+    assert main(["--report-only", "--out", str(cal), "--verdicts-out", str(ver), "--readme", str(readme)]) == 0
+    assert (cal.read_text(), ver.read_text(), readme.read_text()) == reports
     kept = raw["runs"][:-1]
     cal.with_suffix(".json").write_text(json.dumps({**raw, "runs": kept}))
     assert main([*argv, "--calibrate-only"]) == 0

@@ -40,6 +40,8 @@ from benchmarks.science.protocol import device_name, finetune_losses, multiple_c
 
 CALIBRATION_OUT = ROOT / "docs" / "forgetting-regime.md"
 VERDICTS_OUT = ROOT / "docs" / "results-regime.md"
+README = ROOT / "README.md"
+START, END = "<!-- regime:start -->", "<!-- regime:end -->"  # the README's block of the regime's verdicts
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -47,7 +49,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--model", default="bundled")
     p.add_argument("--finetunes", default="math,pirate", help="the bundled fine-tune sets calibrated")
     p.add_argument("--lrs", default="1e-3,3e-3,1e-2,3e-2", help="LoRA's learning rates, one run each")
-    p.add_argument("--checkpoints", default="12,25,50,100,200", help="steps where a run is evaluated; the last "
+    p.add_argument("--checkpoints", default="12,25,50,100", help="steps where a run is evaluated; the last "
                    "is the run's length")
     p.add_argument("--min-drop", type=float, default=0.05, help="held-out MC accuracy LoRA must lose")
     p.add_argument("--seed", type=int, default=0)
@@ -60,9 +62,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--verdicts-out", default=str(VERDICTS_OUT), help="the regime's verdict report")
     p.add_argument("--verdict-args", default="", help="more flags for the verdicts' protocol (benchmarks.science), "
                    "e.g. '--seeds 0 --eval-prompts 6' for a smoke test")
+    p.add_argument("--readme", default=None, help="README whose regime block is rewritten (default: README.md when "
+                   "--verdicts-out is the default)")
     p.add_argument("--calibrate-only", action="store_true")
     p.add_argument("--report-only", action="store_true", help="re-render both reports from their .json")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.readme is None:
+        args.readme = str(README) if Path(args.verdicts_out).resolve() == VERDICTS_OUT else ""
+    return args
 
 
 def calibration_settings(args) -> dict:
@@ -292,6 +299,7 @@ def calibration_figure(raw: dict):
             threshold = float(np.mean(base["mc_heldout"])) - settings["min_drop"]
             fig.add_hline(y=threshold, line=dict(color="#888", dash="dot", width=1), row=1, col=col)
         fig.update_xaxes(title_text="steps", row=2, col=col)
+        fig.update_yaxes(type="log", row=2, col=col)  # "still falling" is read near the bottom, over decades
     fig.update_layout(template="plotly_white", height=620, width=480 * len(names), margin=dict(l=60, r=20, t=60, b=60))
     return fig
 
@@ -337,16 +345,16 @@ def regime_block(raw: dict, calibration: dict) -> dict:
                             "met": regime["met"], "source": CALIBRATION_OUT.with_suffix(".json").name}}
 
 
-def regime_lines(block: dict) -> list[str]:
+def regime_sentences(block: dict, docs: str = "") -> str:
+    """Where the regime comes from and LoRA's drop in it; ``docs``: the path from the page to docs/."""
     drop = block["lora_mc_drop"]
     measured = (f"In these runs LoRA at lr {drop['lr']:g} lost **{drop['mean'] * 100:.1f} points** of held-out "
                 f"multiple-choice accuracy (95 % interval {drop['ci_low'] * 100:.1f} to {drop['ci_high'] * 100:.1f}, "
                 f"seeds {', '.join(map(str, drop['seeds']))})." if drop else "LoRA's runs are not finished yet.")
-    return ["## The regime", "",
-            f"Chosen by the calibration ([forgetting-regime.md](forgetting-regime.md)): `{block['finetune']}`, "
-            f"{block['steps']} steps; learning rates LoRA {block['lr_range']['lora']}, residual inits "
-            f"{block['lr_range']['sclora']}. The calibration measured a drop of "
-            f"{block['calibration']['mc_drop'] * 100:.1f} points there (one seed). {measured}", ""]
+    return (f"Chosen by the calibration ([{docs}forgetting-regime.md]({docs}forgetting-regime.md)): "
+            f"`{block['finetune']}`, {block['steps']} steps; learning rates LoRA {block['lr_range']['lora']}, "
+            f"residual inits {block['lr_range']['sclora']}. The calibration measured a drop of "
+            f"{block['calibration']['mc_drop'] * 100:.1f} points there (one seed). {measured}")
 
 
 def verdicts(calibration: dict, args, argv_extra: str, report_only: bool) -> None:
@@ -364,7 +372,9 @@ def verdicts(calibration: dict, args, argv_extra: str, report_only: bool) -> Non
             torch_device=args.device)
     raw = json.loads(raw_path.read_text(encoding="utf-8"))
     raw["regime"] = regime_block(raw, calibration)
-    text = write_report(raw, out, preface=regime_lines(raw["regime"]))
+    text = write_report(raw, out, args.readme, preface=["## The regime", "", regime_sentences(raw["regime"]), ""],
+                        block={"markers": (START, END), "command": "python -m benchmarks.science.regime",
+                               "preface": [regime_sentences(raw["regime"], "docs/"), ""]})
     save_raw(raw, raw_path)
     print(text)
 

@@ -214,9 +214,10 @@ def fronts_figure(raw: dict, target: float | None):
     return fig
 
 
-def write_report(raw: dict, out: Path, readme: str = "", preface: list[str] = ()) -> str:
+def write_report(raw: dict, out: Path, readme: str = "", preface: list[str] = (), block: dict | None = None) -> str:
     """Render ``raw`` (results.json) to ``out`` (.md) and its figure; the verdicts go back into ``raw``.
-    ``preface``: markdown lines before the verdicts."""
+    ``preface``: markdown lines before the verdicts; ``block``: ``readme_block``'s markers, command and preface
+    where the README block is not the science protocol's."""
     from sclora.files import atomic_file_write
 
     analysis = analyse(raw)
@@ -230,16 +231,21 @@ def write_report(raw: dict, out: Path, readme: str = "", preface: list[str] = ()
     text = markdown(raw, analysis, figure, out, preface)
     atomic_file_write(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     if readme:
-        updated = rewrite_block(Path(readme).read_text(encoding="utf-8"), readme_block(raw, out), START, END)
+        block = {"markers": (START, END), **(block or {})}
+        updated = rewrite_block(Path(readme).read_text(encoding="utf-8"), readme_block(raw, out, **block),
+                                *block["markers"])
         atomic_file_write(Path(readme), lambda tmp: Path(tmp).write_text(updated, encoding="utf-8"))
     return text
 
 
-def readme_block(raw: dict, out: Path) -> str:
-    """The README's summary: the verdicts, what they were measured on, and where the rest is."""
+def readme_block(raw: dict, out: Path, markers: tuple[str, str] = (START, END),
+                 command: str = "python -m benchmarks.science", preface: list[str] = ()) -> str:
+    """The README's summary: the verdicts (after the markdown lines ``preface``), what they were measured on, and
+    where the rest is."""
     verdict_rows = raw["verdicts"]
-    lines = [START, "<!-- Rendered from docs/results.json by `python -m benchmarks.science --report-only`; "
-                    "do not edit. -->", "", summary_sentence(verdict_rows), "",
+    lines = [markers[0], f"<!-- Rendered from docs/{out.with_suffix('.json').name} by `{command} --report-only`; "
+                         "do not edit. -->", "", *preface,
+             summary_sentence(verdict_rows), "",
              "| claim | verdict | difference [95 % CI] |", "|---|---|---|"]
     lines += [f"| {v['claim']} | **{v['verdict']}** | {_num(v['difference'], signed=True)} "
               f"[{_num(v['ci_low'], signed=True)}, {_num(v['ci_high'], signed=True)}] |" for v in verdict_rows]
@@ -255,9 +261,9 @@ def readme_block(raw: dict, out: Path) -> str:
             for claim, metrics in by_claim.items()]
     settings = raw["settings"]
     unfinished = len(raw["rows"]) < planned_runs(settings)
-    lines += ["", ("**The protocol is not finished: these verdicts are provisional; `python -m benchmarks.science` "
+    lines += ["", (f"**The protocol is not finished: these verdicts are provisional; `{command}` "
                    "resumes it.** " if unfinished else "") +
               f"Model `{settings['model']}`, {len(raw['rows'])} of {planned_runs(settings)} runs, seeds "
                   f"{', '.join(sorted(raw['before'], key=int))} on {raw['device']}; every table, the fronts and the "
-                  f"per-run numbers are in [docs/results.md](docs/{out.name}).", END]
+                  f"per-run numbers are in [docs/{out.name}](docs/{out.name}).", markers[1]]
     return "\n".join(lines)
