@@ -358,6 +358,7 @@ def test_regime_command_calibrates_resumes_and_runs_the_verdicts_there(tmp_path)
     assert all("refusal_heldout" not in r for r in verdicts["rows"])
     # LoRA, PiSSA, CorDA-KPM, CorDA-KPM on C−'s own samples, and speed (LoRA's 0.1 and the residual 0.01 meet).
     assert len(verdicts["verdicts"]) == 5 and "## The regime" in ver.read_text()
+    assert "harmful prompts" not in ver.read_text()  # no safety phase, so no safety prompts named
     # The README's block: the regime with LoRA's drop beside the verdicts, its links from the README's folder.
     block = readme.read_text()
     assert "stale" not in block and "[docs/forgetting-regime.md](docs/forgetting-regime.md)" in block

@@ -373,8 +373,8 @@ def verdicts(calibration: dict, args, argv_extra: str, report_only: bool) -> Non
     raw = json.loads(raw_path.read_text(encoding="utf-8"))
     raw["regime"] = regime_block(raw, calibration)
     text = write_report(raw, out, args.readme, preface=["## The regime", "", regime_sentences(raw["regime"]), ""],
-                        block={"markers": (START, END), "command": "python -m benchmarks.science.regime",
-                               "preface": [regime_sentences(raw["regime"], "docs/"), ""]})
+                        command="python -m benchmarks.science.regime", markers=(START, END),
+                        readme_preface=[regime_sentences(raw["regime"], "docs/"), ""])
     save_raw(raw, raw_path)
     print(text)
 

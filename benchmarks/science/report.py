@@ -11,6 +11,7 @@ from benchmarks.science.analysis import analyse, experiments, label
 from benchmarks.science.plan import change, configs, finetune_loss, phases_of, planned_runs, recipe, runs_of
 
 START, END = "<!-- science:start -->", "<!-- science:end -->"
+COMMAND = "python -m benchmarks.science"  # what resumes the runs and renders the report again
 METRIC_NAMES = {"mc": "multiple-choice accuracy", "answer_loss": "answer-token loss",
                 "generation": "generation accuracy", "refusal": "refusal rate"}
 
@@ -27,8 +28,11 @@ def summary_sentence(verdict_rows: list[dict]) -> str:
             f"hold and {counts['inconclusive']} are inconclusive (95 % bootstrap intervals over seeds and prompts).")
 
 
-def markdown(raw: dict, analysis: dict, figure: str | None, out: Path, preface: list[str] = ()) -> str:
+def markdown(raw: dict, analysis: dict, figure: str | None, out: Path, preface: list[str] = (),
+             command: str = COMMAND) -> str:
     settings, rows, before = raw["settings"], raw["rows"], raw["before"]
+    safety = (f"; {settings['safety_eval']} held-out harmful prompts and as many of C−'s own"
+              if "safety" in phases_of(settings) else "")
     seeds = sorted(int(s) for s in before)
     planned = planned_runs(settings)
     lines = ["# Results: does SC-LoRA forget less at matched fine-tune loss?", "",
@@ -39,8 +43,7 @@ def markdown(raw: dict, analysis: dict, figure: str | None, out: Path, preface: 
              f"(batch {settings['batch_size']}, rank {settings['rank']}, max length {settings['max_length']}); "
              f"C+ from {settings['finetune_samples']} fine-tune samples; {settings['eval_prompts']} held-out "
              f"knowledge questions per seed (multiple choice: the answer against 3 distractors of its category) "
-             f"and the first {settings['insample']} of C−'s own; {settings['safety_eval']} held-out harmful prompts "
-             f"and as many of C−'s own. Seeds {', '.join(map(str, settings['seeds']))} (each its own split, LoRA "
+             f"and the first {settings['insample']} of C−'s own{safety}. Seeds {', '.join(map(str, settings['seeds']))} (each its own split, LoRA "
              f"init and batch order); finished: {len(rows)} of {planned} runs, seeds with a base evaluation: "
              f"{', '.join(map(str, seeds))}. Learning rates: LoRA {settings['learning_rates_by_method']['lora']}, "
              f"residual inits {settings['learning_rates_by_method']['sclora']}.", "",
@@ -49,7 +52,7 @@ def markdown(raw: dict, analysis: dict, figure: str | None, out: Path, preface: 
              f"{raw['seconds'] / 60:.0f} min ({_mean([r['train_seconds'] for r in rows]):.0f} s training and "
              f"{_mean([r['eval_seconds'] for r in rows]):.0f} s evaluation per run on average).", "",
              *preface, "## Verdicts", "",
-             *(["**The protocol is not finished: every verdict below is provisional** (`python -m benchmarks.science` "
+             *([f"**The protocol is not finished: every verdict below is provisional** (`{command}` "
                 "resumes it where it stopped).", ""] if len(rows) < planned else []),
              summary_sentence(analysis["verdicts"]), "",
              "The difference is in the claim's favour when positive: for forgetting, SC-LoRA's change minus the "
@@ -214,10 +217,11 @@ def fronts_figure(raw: dict, target: float | None):
     return fig
 
 
-def write_report(raw: dict, out: Path, readme: str = "", preface: list[str] = (), block: dict | None = None) -> str:
-    """Render ``raw`` (results.json) to ``out`` (.md) and its figure; the verdicts go back into ``raw``.
-    ``preface``: markdown lines before the verdicts; ``block``: ``readme_block``'s markers, command and preface
-    where the README block is not the science protocol's."""
+def write_report(raw: dict, out: Path, readme: str = "", preface: list[str] = (), command: str = COMMAND,
+                 markers: tuple[str, str] = (START, END), readme_preface: list[str] = ()) -> str:
+    """Render ``raw`` (results.json) to ``out`` (.md) and its figure, and its block between ``markers`` in
+    ``readme`` where given; the verdicts go back into ``raw``. ``preface`` and ``readme_preface``: markdown
+    lines before the verdicts; ``command``: what resumes the runs."""
     from sclora.files import atomic_file_write
 
     analysis = analyse(raw)
@@ -228,18 +232,17 @@ def write_report(raw: dict, out: Path, readme: str = "", preface: list[str] = ()
     raw["target_finetune_loss"] = analysis["target"]
     raw["matched"] = analysis["matched"]
     figure = figure_beside(fronts_figure(raw, analysis["target"]), out) if raw["rows"] else None
-    text = markdown(raw, analysis, figure, out, preface)
+    text = markdown(raw, analysis, figure, out, preface, command)
     atomic_file_write(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     if readme:
-        block = {"markers": (START, END), **(block or {})}
-        updated = rewrite_block(Path(readme).read_text(encoding="utf-8"), readme_block(raw, out, **block),
-                                *block["markers"])
+        updated = rewrite_block(Path(readme).read_text(encoding="utf-8"),
+                                readme_block(raw, out, markers, command, readme_preface), *markers)
         atomic_file_write(Path(readme), lambda tmp: Path(tmp).write_text(updated, encoding="utf-8"))
     return text
 
 
-def readme_block(raw: dict, out: Path, markers: tuple[str, str] = (START, END),
-                 command: str = "python -m benchmarks.science", preface: list[str] = ()) -> str:
+def readme_block(raw: dict, out: Path, markers: tuple[str, str] = (START, END), command: str = COMMAND,
+                 preface: list[str] = ()) -> str:
     """The README's summary: the verdicts (after the markdown lines ``preface``), what they were measured on, and
     where the rest is."""
     verdict_rows = raw["verdicts"]
