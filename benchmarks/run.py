@@ -104,11 +104,6 @@ SETTINGS = ("model", "finetune", "preserve", "samples", "max_length", "batch_siz
 LOCAL_OPTIONS = ("--out", "--readme")  # where files go, not what was measured: kept out of the record
 
 
-def portable_argv(argv: list[str]) -> list[str]:
-    """``argv`` without the options that name local paths, so the record holds none of this machine's."""
-    return measure.without_paths(argv, LOCAL_OPTIONS)
-
-
 def run(args, argv: list[str]) -> dict:
     started = time.perf_counter()
     commit = measure.git_commit()
@@ -130,7 +125,7 @@ def run(args, argv: list[str]) -> dict:
         for name, value in fn().items():
             results[name] = dict(value, date=measure.now(), git=commit, seconds_total=time.perf_counter() - t0)
         print(f"  {time.perf_counter() - t0:.1f} s", flush=True)
-    return {"schema": SCHEMA, "command": "python -m benchmarks.run" + "".join(" " + shlex.quote(a) for a in portable_argv(argv)),
+    return {"schema": SCHEMA, "command": "python -m benchmarks.run" + "".join(" " + shlex.quote(a) for a in measure.without_paths(argv, LOCAL_OPTIONS)),
             "settings": {k: getattr(args, k) for k in SETTINGS}, "machine": measure.machine(),
             "versions": measure.versions(), "git": commit, "date": measure.now(),
             "duration_s": time.perf_counter() - started, "measurements": results}
